@@ -1,0 +1,164 @@
+"""One model under test: its folder, and everything loaded from it, loaded once.
+
+Checks receive a :class:`ModelContext` and ask it for what they need; loading is lazy and cached,
+so twenty checks that all need the inference model load it once, and a run that only checks the
+training log never touches torch. Load errors are cached too and re-raised as the same
+:class:`~rvcqa.errors.RvcqaError`, so every dependent check reports the same one clear line.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from rvcqa.errors import ModelDirError, RvcqaError
+from rvcqa.modeldir import ModelDir
+
+T = TypeVar("T")
+
+
+@dataclass
+class Options:
+    """Per-run settings that checks may need (paths the user gave, sampling choices)."""
+
+    reference_model: Path | None = None
+    pretrained: Path | None = None
+    hubert: Path | None = None
+    rmvpe: Path | None = None
+    reference_audio: list[Path] = field(default_factory=list)
+    results_dir: Path | None = None
+    segments: int | None = 8  # None = all
+    transpose: int = 0
+    device: str = "cpu"
+    seed: int = 1234
+
+
+class ModelContext:
+    """Lazy, cached access to one model directory's contents."""
+
+    def __init__(self, md: ModelDir, options: Options | None = None, thresholds: dict[str, Any] | None = None):
+        self.md = md
+        self.options = options or Options()
+        self.thresholds: dict[str, Any] = dict(thresholds or {})
+        self._cache: dict[str, Any] = {}
+        self.measurements: dict[str, Any] = {}  # metric name -> value, for summaries and baselines
+
+    @property
+    def name(self) -> str:
+        return self.md.name
+
+    def cached(self, key: str, compute: Callable[[], T]) -> T:
+        """Compute once; a :class:`RvcqaError` is remembered and raised again on every call."""
+        if key in self._cache:
+            value = self._cache[key]
+            if isinstance(value, _Failure):
+                raise value.error
+            return value
+        try:
+            value = compute()
+        except RvcqaError as error:
+            self._cache[key] = _Failure(error)
+            raise
+        self._cache[key] = value
+        return value
+
+    # ------------------------------------------------------------------ loaded objects
+    def inference_model(self):
+        """The released inference model (:class:`rvcqa.checkpoint.InferenceModel`)."""
+        from rvcqa.checkpoint import load_inference_model
+
+        return self.cached("inference_model", lambda: load_inference_model(self.md.require_inference_file()))
+
+    def training_checkpoint(self, path: Path):
+        from rvcqa.checkpoint import load_training_checkpoint
+
+        return self.cached(f"ckpt:{path}", lambda: load_training_checkpoint(path))
+
+    def reference_inference_model(self):
+        from rvcqa.checkpoint import load_inference_model
+
+        ref = self.options.reference_model
+        if ref is None:
+            return None
+        return self.cached("reference_model", lambda: load_inference_model(ref))
+
+    def config_json(self) -> dict[str, Any] | None:
+        """``logs/NAME/config.json`` parsed, or None when absent."""
+        path = self.md.config_json
+        if path is None:
+            return None
+
+        def load() -> dict[str, Any]:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ModelDirError(f"{path}: not valid JSON ({exc})") from None
+            if not isinstance(data, dict):
+                raise ModelDirError(f"{path}: expected a JSON object with data/model/train sections")
+            return data
+
+        return self.cached("config_json", load)
+
+    def config_json_sample_rate(self) -> int | None:
+        """RVC writes ``data.sampling_rate``, Applio ``data.sample_rate``."""
+        cfg = self.config_json()
+        if not cfg:
+            return None
+        data = cfg.get("data", {})
+        value = data.get("sampling_rate", data.get("sample_rate"))
+        return int(value) if isinstance(value, (int, float)) else None
+
+    def train_log(self):
+        """The parsed training log (``rvcqa.trainlog.TrainLog``) or None when absent."""
+        from rvcqa.trainlog import parse_train_log
+
+        path = self.md.train_log
+        if path is None:
+            return None
+        return self.cached("train_log", lambda: parse_train_log(path))
+
+    def synthesizer(self):
+        """The strictly loaded synthesizer for the released model, weight norm folded."""
+        from rvcqa.synth import load_synthesizer
+
+        return self.cached("synthesizer", lambda: load_synthesizer(self.inference_model(), device=self.options.device))
+
+    def threshold(self, key: str, default: Any) -> Any:
+        """The profile's value for ``key`` (CLI / ini / marker overrides already merged)."""
+        return self.thresholds.get(key, default)
+
+    def findings(self, checks_module: Any) -> dict[str, Any]:
+        """Run a checks module (``rvcqa.checks.structure`` ...) once; findings by check id.
+
+        A module exposes ``CHECK_IDS`` and ``run(ctx) -> list[Finding]``. An id the module did not
+        report becomes a skipped finding saying so, so a test id never silently disappears.
+        """
+        from rvcqa.findings import Finding, skipped
+
+        key = f"findings:{checks_module.__name__}"
+        if key not in self._cache:
+            try:
+                found = list(checks_module.run(self))
+            except RvcqaError as error:
+                found = [Finding(cid, _status_failed(), str(error)) for cid in checks_module.CHECK_IDS]
+            by_id = {f.check: f for f in found}
+            for cid in checks_module.CHECK_IDS:
+                by_id.setdefault(cid, skipped(cid, f"{cid}: not evaluated for {self.name}"))
+            self._cache[key] = by_id
+        return self._cache[key]
+
+    def record(self, name: str, value: Any) -> None:
+        """Remember a measured value for the terminal summary, the report and baselines."""
+        self.measurements[name] = value
+
+
+def _status_failed():
+    from rvcqa.findings import Status
+
+    return Status.FAILED
+
+
+@dataclass
+class _Failure:
+    error: RvcqaError

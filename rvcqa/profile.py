@@ -1,0 +1,90 @@
+"""Thresholds: one profile, with each default documented where its check lives.
+
+Precedence (lowest to highest): the check modules' ``DEFAULTS`` (each with a comment on where the
+number comes from), ``[tool.rvcqa.thresholds]`` in the ``pyproject.toml`` of the directory pytest
+runs from, the ini key ``rvcqa_thresholds`` (``KEY=VALUE`` lines), then ``--rvcqa-threshold
+KEY=VALUE`` on the command line.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from rvcqa.errors import RvcqaError
+from rvcqa.options import parse_scalar
+
+#: check modules, in the order the suite runs them
+CHECK_MODULES = ("structure", "provenance", "dataset", "trainlog", "perceptual")
+
+
+def check_modules() -> list[Any]:
+    """The importable ``rvcqa.checks.*`` modules (each has CHECK_IDS, DEFAULTS, run)."""
+    mods = []
+    for name in CHECK_MODULES:
+        try:
+            mods.append(importlib.import_module(f"rvcqa.checks.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"rvcqa.checks.{name}":
+                raise
+    return mods
+
+
+def default_thresholds() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for mod in check_modules():
+        merged.update(getattr(mod, "DEFAULTS", {}))
+    return merged
+
+
+def pyproject_thresholds(directory: Path) -> dict[str, Any]:
+    """``[tool.rvcqa.thresholds]`` from ``directory/pyproject.toml``, if any."""
+    path = directory / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RvcqaError(f"{path}: cannot read [tool.rvcqa.thresholds] ({exc})") from None
+    table = data.get("tool", {}).get("rvcqa", {}).get("thresholds", {})
+    return dict(table) if isinstance(table, Mapping) else {}
+
+
+def ini_thresholds(lines: Iterable[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise RvcqaError(f"rvcqa_thresholds: expected KEY=VALUE, got {line!r}")
+        key, raw = (p.strip() for p in line.split("=", 1))
+        out[key] = parse_scalar(raw)
+    return out
+
+
+def build_profile(
+    *,
+    directory: Path | None = None,
+    ini_lines: Iterable[str] = (),
+    cli: Iterable[tuple[str, Any]] = (),
+) -> dict[str, Any]:
+    """Merge all sources; an unknown key is an error naming the close known keys."""
+    defaults = default_thresholds()
+    profile = dict(defaults)
+    layers = [pyproject_thresholds(directory) if directory else {}, ini_thresholds(ini_lines), dict(cli)]
+    for layer in layers:
+        for key, value in layer.items():
+            if key not in defaults:
+                import difflib
+
+                close = difflib.get_close_matches(key, list(defaults), n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise RvcqaError(f"unknown rvcqa threshold {key!r}{hint}")
+            profile[key] = value
+    return profile
