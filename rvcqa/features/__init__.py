@@ -1,0 +1,104 @@
+"""Content features and F0 for conversion tests, the inputs RVC's synthesizer is driven with.
+
+* :mod:`rvcqa.features.hubert`: fairseq's HuBERT base in plain torch, loaded safely from RVC's
+  ``assets/hubert/hubert_base.pt`` (v1: layer 9 + ``final_proj``, 256-dim; v2: layer 12, 768-dim).
+* :mod:`rvcqa.features.standin`: a documented, deterministic stand-in with HuBERT's frame rate for
+  when those weights are not on the machine (fixtures, the demo).
+* :mod:`rvcqa.features.rmvpe`: RVC's RMVPE pitch network, loaded from the user's ``rmvpe.pt``.
+* :mod:`rvcqa.features.f0`: F0 trackers at RVC's 100 frames/s, coarse pitch, transposition.
+
+Heavy modules (torch, librosa) load only when a submodule is imported.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from rvcqa.errors import CheckpointError, RvcqaError
+
+#: RVC feeds HuBERT and every F0 tracker 16 kHz audio.
+SAMPLE_RATE = 16000
+#: HuBERT's conv stack: receptive field 400 samples, stride 320 (50 frames/s).
+CONTENT_WINDOW = 400
+CONTENT_HOP = 320
+#: F0 hop: 160 samples = 10 ms (100 frames/s), twice the content rate.
+F0_HOP = 160
+
+
+class OptionalDependencyMissing(RvcqaError):
+    """A method needs a package that is not installed (e.g. pyworld for harvest/dio)."""
+
+
+class FeatureModelError(CheckpointError):
+    """A HuBERT/RMVPE weights file that does not fit the network (missing/unexpected keys,
+    wrong shapes, wrong kind of file)."""
+
+
+def content_frames(n_samples: int) -> int:
+    """Frames HuBERT gives for ``n_samples`` at 16 kHz: ``(N - 400) // 320 + 1`` (0 if shorter)."""
+    if n_samples < CONTENT_WINDOW:
+        return 0
+    return (n_samples - CONTENT_WINDOW) // CONTENT_HOP + 1
+
+
+def f0_frames(n_samples: int) -> int:
+    """Frames every F0 tracker returns for ``n_samples`` at 16 kHz: ``N // 160 + 1`` (RVC's count)."""
+    return n_samples // F0_HOP + 1
+
+
+def as_wave16k(wav16k: object, *, name: str = "audio", min_samples: int = 1) -> np.ndarray:
+    """Validate 16 kHz mono input for a feature model; return contiguous float32 1-D.
+
+    Accepts numpy arrays or torch tensors, ``[N]`` or RVC's ``[1, N]``. NaN/Inf samples and clips
+    shorter than ``min_samples`` raise :class:`~rvcqa.errors.AudioError` naming what is needed;
+    silence is allowed (a tracker reports it as unvoiced, it does not fail).
+    """
+    from rvcqa.audio import ensure_finite, to_float32
+    from rvcqa.errors import AudioError
+
+    if hasattr(wav16k, "detach"):  # a torch tensor; avoid importing torch here
+        wav16k = wav16k.detach().cpu().float().numpy()  # type: ignore[attr-defined]
+    arr = np.asarray(wav16k)
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    y = to_float32(arr, name=name)
+    ensure_finite(y, name=name)
+    if y.size < min_samples:
+        raise AudioError(
+            f"{name}: too short: {y.size} samples at 16 kHz; need at least {min_samples} samples "
+            f"({min_samples / SAMPLE_RATE * 1000:.0f} ms). Use a longer clip."
+        )
+    return y
+
+
+@runtime_checkable
+class ContentExtractor(Protocol):
+    """What the conversion pipeline needs from a content model: HuBERT or the stand-in."""
+
+    @property
+    def dim(self) -> int:
+        """Feature width: 256 (RVC v1) or 768 (RVC v2)."""
+        ...
+
+    def features(self, wav16k: np.ndarray) -> np.ndarray:
+        """16 kHz mono audio -> ``[content_frames(N), dim]`` float32 at 50 frames/s."""
+        ...
+
+    def describe(self) -> str:
+        """One line for reports: what produced the features."""
+        ...
+
+
+__all__ = [
+    "CONTENT_HOP",
+    "CONTENT_WINDOW",
+    "ContentExtractor",
+    "F0_HOP",
+    "FeatureModelError",
+    "OptionalDependencyMissing",
+    "SAMPLE_RATE",
+    "as_wave16k",
+    "content_frames",
+    "f0_frames",
+]

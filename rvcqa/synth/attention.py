@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rvcqa.synth.layers import ChannelLayerNorm
+from rvcqa.synth.layers import ChannelLayerNorm, normal_
 
 # Query rows processed at once; bounds the [B, H, rows, L] score tensor.
 _QUERY_BLOCK = 1024
@@ -40,8 +40,9 @@ class RelativeMultiHeadAttention(nn.Module):
         self.k_channels = channels // n_heads
         self.window_size = window_size
         std = self.k_channels**-0.5
-        self.emb_rel_k = nn.Parameter(torch.randn(1, 2 * window_size + 1, self.k_channels) * std)
-        self.emb_rel_v = nn.Parameter(torch.randn(1, 2 * window_size + 1, self.k_channels) * std)
+        n_rel = 2 * window_size + 1
+        self.emb_rel_k = nn.Parameter(normal_(torch.empty(1, n_rel, self.k_channels), 0.0, std))
+        self.emb_rel_v = nn.Parameter(normal_(torch.empty(1, n_rel, self.k_channels), 0.0, std))
         self.conv_q = nn.Conv1d(channels, channels, 1)
         self.conv_k = nn.Conv1d(channels, channels, 1)
         self.conv_v = nn.Conv1d(channels, channels, 1)

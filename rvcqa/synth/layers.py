@@ -11,9 +11,24 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def _norm_except_dim0(v: torch.Tensor) -> torch.Tensor:
+def norm_except_dim0(v: torch.Tensor) -> torch.Tensor:
     """L2 norm over every dim but the first, kept as ``[n, 1, 1]`` like legacy ``weight_g``."""
+    if v.is_meta:  # shape-only builds: skip the (slow on meta) decomposition
+        return v.new_empty((v.shape[0],) + (1,) * (v.dim() - 1))
     return torch.linalg.vector_norm(v, dim=tuple(range(1, v.dim())), keepdim=True)
+
+
+@torch.no_grad()
+def normal_(t: torch.Tensor, mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
+    """In-place N(mean, std) init, a no-op on the meta device (torch's meta ``normal_`` pulls in
+    its slow Python decompositions; shape-only builds never need values)."""
+    return t if t.is_meta else t.normal_(mean, std)
+
+
+def embedding(num: int, dim: int) -> nn.Embedding:
+    """``nn.Embedding`` with torch's N(0, 1) init, cheap on the meta device."""
+    weight = normal_(torch.empty(num, dim))
+    return nn.Embedding(num, dim, _weight=weight)
 
 
 def weight_from_norm(g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -29,7 +44,7 @@ class _WeightNormMixin:
     def _split_weight(self) -> None:
         w = self.weight  # type: ignore[has-type]
         del self.weight  # type: ignore[has-type]
-        self.weight_g = nn.Parameter(_norm_except_dim0(w.detach()))
+        self.weight_g = nn.Parameter(norm_except_dim0(w.detach()))
         self.weight_v = nn.Parameter(w.detach().clone())
         self.folded = False
 

@@ -15,16 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-def _randn(shape: tuple[int, ...], like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-    """Standard normal draw on ``generator``'s device, moved to ``like``'s device/dtype."""
-    dev = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=dev, dtype=torch.float32).to(like.device, like.dtype)
-
-
-def _rand(shape: tuple[int, ...], like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-    dev = generator.device if generator is not None else like.device
-    return torch.rand(shape, generator=generator, device=dev, dtype=torch.float32).to(like.device, like.dtype)
+from rvcqa.synth.noise import rand_like, randn_like
 
 
 class SineGenerator(nn.Module):
@@ -69,7 +60,7 @@ class SineGenerator(nn.Module):
             harmonics = torch.arange(1, self.dim + 1, dtype=rad.dtype, device=rad.device)
             rad = rad * harmonics
             if noise:  # random start phase for overtones only; the fundamental starts at 0
-                init = _rand((f0.shape[0], 1, self.dim), rad, generator)
+                init = rand_like(rad[:, :1, :], generator)
                 init[..., 0] = 0
                 rad = rad + init
         sines = torch.sin(2 * math.pi * rad) * self.sine_amp
@@ -78,7 +69,7 @@ class SineGenerator(nn.Module):
         sines = sines * uv
         if noise:
             amp = uv * self.noise_std + (1 - uv) * (self.sine_amp / 3)
-            sines = sines + amp * _randn(tuple(sines.shape), sines, generator)
+            sines = sines + amp * randn_like(sines, generator)
         return sines
 
 

@@ -1,0 +1,565 @@
+"""Voice conversion with RVC's pipeline semantics: audio -> features -> synthesizer -> audio.
+
+Follows RVC's ``infer/modules/vc/pipeline.py`` (RVC_FORMATS 5.1-5.5) step by step, with the fp32
+window settings RVC uses on CPU (and Applio everywhere):
+
+1. read the input, mono, 16 kHz (:func:`load_input`); divide by ``peak / 0.95`` when that exceeds 1;
+   zero-phase 48 Hz high-pass (Butterworth order 5, ``filtfilt``) (:func:`prepare_input`);
+2. audio longer than ``t_max`` (41 s) is cut at RVC's quiet points: every ``t_center`` (38 s), the
+   10 ms window with the least absolute sum within +-``t_query`` (6 s) (:func:`split_points`);
+3. reflect-pad by ``t_pad`` (1 s) each side; F0 once over the padded signal (RMVPE when an
+   ``rmvpe.pt`` is given, else librosa pYIN), truncated to ``len // 160`` frames, transposed,
+   mapped to coarse pitch;
+4. per chunk: content features (HuBERT or a declared stand-in), index retrieval (faiss, k=8,
+   weights (1/d)^2, ``index_rate``) when an index is available, nearest x2 upsampling, truncation
+   to ``p_len = min(chunk // 160, frames)``, ``protect`` on unvoiced frames, inference, and the
+   output trimmed by ``t_pad_tgt`` each side; chunks concatenated.
+
+Deliberate choices (documented in :class:`PipelineSettings`): ``rms_mix_rate`` defaults to 1
+(off) because the gate judges the model's own output, not a mix of its envelope with the input's;
+the prior noise is RVC's 0.66666 drawn from a seeded generator, so a conversion is reproducible;
+the output stays float and unscaled (RVC's writer would divide by ``peak / 0.99`` when the peak
+exceeds 0.99; we report the raw level instead of hiding it).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Protocol, Sequence
+
+import numpy as np
+
+from rvcqa.errors import AudioError, RvcqaError
+
+log = logging.getLogger("rvcqa.convert")
+
+Progress = Callable[[str], None]
+
+SAMPLE_RATE = 16000
+WINDOW = 160  # samples per F0 frame at 16 kHz (10 ms)
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+#: file in a model directory declaring the content extractor the model was trained with
+CONTENT_DECLARATION = "rvcqa_content.json"
+NEEDS_HUBERT = (
+    "needs --hubert PATH (RVC's assets/hubert/hubert_base.pt); resynthesis ran without it"
+)
+
+
+class ContentModel(Protocol):
+    def features(self, wav16k: np.ndarray) -> np.ndarray: ...  # [T50, C] float32
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """RVC's conversion settings. Defaults: the WebUI's, except where noted.
+
+    - ``x_pad/x_query/x_center/x_max``: RVC's fp32 row (1, 6, 38, 41 s), used on CPU and by Applio.
+    - ``index_rate`` 0.75, ``protect`` 0.33, ``speaker_id`` 0, transpose 0: the WebUI defaults.
+    - ``rms_mix_rate`` 1.0 (WebUI: 0.25): 1 means the output keeps its own loudness envelope.
+      The gate judges the model; mixing in the input's envelope would partly mask a model whose
+      output level is wrong and changes what RMS/peak checks measure.
+    - ``noise_scale`` RVC's 0.66666, drawn from ``torch.Generator().manual_seed(seed)``, and the
+      NSF source noise on, as in RVC; ``noise_scale=0, source_noise=False`` is fully deterministic.
+    """
+
+    transpose: float = 0.0
+    f0_method: str = "pyin"
+    index_rate: float = 0.75
+    protect: float = 0.33
+    rms_mix_rate: float = 1.0
+    x_pad: float = 1.0
+    x_query: float = 6.0
+    x_center: float = 38.0
+    x_max: float = 41.0
+    speaker_id: int = 0
+    noise_scale: float = 0.66666
+    source_noise: bool = True
+    seed: int = 1234
+    retrieval_k: int = 8
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Conversion:
+    """One converted input: the model's input (16 kHz, prepared) and output (model rate)."""
+
+    source: Optional[Path]
+    input16k: np.ndarray
+    output: np.ndarray
+    sample_rate: int
+    f0_hz: np.ndarray  # transposed F0 fed to the model (padded signal, 100 frames/s)
+    chunks: int
+    seconds: float
+    output_path: Optional[Path] = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def real_time_factor(self) -> float:
+        dur = self.input16k.size / SAMPLE_RATE
+        return self.seconds / dur if dur else float("inf")
+
+
+# --------------------------------------------------------------------------- input
+
+
+def bundled_reference_audio() -> list[Path]:
+    """The default clips converted when no ``--reference-audio`` is given (see ATTRIBUTION.md)."""
+    folder = Path(__file__).resolve().parent / "data" / "reference_audio"
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+
+
+def expand_inputs(paths: Sequence[Path | str] | None) -> list[Path]:
+    """Files as given, folders expanded to their audio files (sorted); none -> bundled clips."""
+    if not paths:
+        return bundled_reference_audio()
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                raise AudioError(f"--reference-audio {p}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise AudioError(f"--reference-audio {p}: no such file or folder")
+    return out
+
+
+def load_input(path: Path | str) -> np.ndarray:
+    """Decode to mono float32 at 16 kHz (RVC decodes with ffmpeg to the same)."""
+    from rvcqa.audio import load_audio
+
+    y, _ = load_audio(path, sr=SAMPLE_RATE)
+    return y
+
+
+def prepare_input(y16k: np.ndarray) -> np.ndarray:
+    """RVC 5.1: scale down by ``peak / 0.95`` if > 1, then 48 Hz high-pass (order 5, filtfilt)."""
+    from scipy import signal
+
+    from rvcqa.audio import ensure_finite, to_float32
+
+    y = to_float32(y16k, name="input")
+    ensure_finite(y, name="input")
+    if y.size == 0:
+        raise AudioError("input: the audio is empty (0 samples).")
+    y = y.astype(np.float64)
+    audio_max = float(np.abs(y).max()) / 0.95
+    if audio_max > 1:
+        y = y / audio_max
+    b, a = signal.butter(N=5, Wn=48, btype="high", fs=SAMPLE_RATE)
+    if y.size <= 3 * max(len(a), len(b)):
+        raise AudioError(f"input: too short for RVC's high-pass filter ({y.size} samples at 16 kHz)")
+    return np.ascontiguousarray(signal.filtfilt(b, a, y), dtype=np.float32)
+
+
+def split_points(audio: np.ndarray, settings: PipelineSettings) -> list[int]:
+    """RVC's cut points for audio longer than ``t_max``: the quietest 10 ms near every ``t_center``."""
+    t_query = int(SAMPLE_RATE * settings.x_query)
+    t_center = int(SAMPLE_RATE * settings.x_center)
+    t_max = int(SAMPLE_RATE * settings.x_max)
+    half = WINDOW // 2
+    audio_pad = np.pad(audio, (half, half), mode="reflect")
+    if audio_pad.shape[0] <= t_max:
+        return []
+    # audio_sum[n] = sum_{i < WINDOW} |audio_pad[n + i]| for n < len(audio)
+    audio_sum = np.convolve(np.abs(audio_pad.astype(np.float64)), np.ones(WINDOW), mode="valid")[: audio.shape[0]]
+    opt_ts = []
+    for t in range(t_center, audio.shape[0], t_center):
+        seg = audio_sum[t - t_query : t + t_query]
+        opt_ts.append(t - t_query + int(np.flatnonzero(seg == seg.min())[0]))
+    return opt_ts
+
+
+# --------------------------------------------------------------------------- F0 and content
+
+
+def f0_for(audio_pad: np.ndarray, settings: PipelineSettings, rmvpe: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """(coarse pitch int64, transposed F0 Hz float32), ``len(audio_pad) // 160`` frames."""
+    from rvcqa.features.f0 import coarse_pitch, extract_f0, transpose
+
+    p_len = audio_pad.shape[0] // WINDOW
+    if rmvpe is not None:
+        f0 = extract_f0(audio_pad, method="rmvpe", rmvpe=rmvpe)
+    else:
+        f0 = extract_f0(audio_pad, method=settings.f0_method)
+    f0 = np.asarray(f0, dtype=np.float64).reshape(-1)
+    if f0.size < p_len:
+        f0 = np.pad(f0, (0, p_len - f0.size))
+    f0 = f0[:p_len]
+    if settings.transpose:
+        f0 = np.asarray(transpose(f0, settings.transpose), dtype=np.float64)
+    coarse = np.asarray(coarse_pitch(f0)).astype(np.int64)
+    return coarse, f0.astype(np.float32)
+
+
+def read_content_declaration(model_root: Path) -> Optional[dict[str, Any]]:
+    """``rvcqa_content.json`` in the model folder, e.g. ``{"extractor": "standin", "dim": 768, "seed": 0}``."""
+    path = Path(model_root) / CONTENT_DECLARATION
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RvcqaError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RvcqaError(f"{path}: expected an object like {{\"extractor\": \"standin\", \"dim\": 768, \"seed\": 0}}")
+    return data
+
+
+def content_model_for(
+    model_root: Path, version: str, *, hubert: Optional[Path] = None, device: str = "cpu"
+) -> tuple[Optional[ContentModel], str]:
+    """The content extractor to convert with, and a line saying which (or why none).
+
+    ``--hubert`` wins. Without it, the stand-in is used only when the model folder declares it
+    was trained with it (``rvcqa_content.json``): any other model fed stand-in features would be
+    judged on inputs it never saw. Otherwise ``(None, reason)``.
+    """
+    from rvcqa.synth.synthesizer import phone_dim
+
+    dim = phone_dim(version)
+    if hubert is not None:
+        from rvcqa.features.hubert import load_hubert
+
+        model = load_hubert(hubert, device=device, version=version)
+        return model, model.describe()
+    declared = read_content_declaration(model_root)
+    if declared is None:
+        return None, NEEDS_HUBERT
+    kind = str(declared.get("extractor", "")).lower()
+    if kind != "standin":
+        raise RvcqaError(
+            f"{Path(model_root) / CONTENT_DECLARATION}: extractor {declared.get('extractor')!r} is not one rvcqa "
+            "can build; the only declared extractor is \"standin\" (pass --hubert PATH for HuBERT)"
+        )
+    d = int(declared.get("dim", dim))
+    if d != dim:
+        raise RvcqaError(
+            f"{Path(model_root) / CONTENT_DECLARATION}: declares {d}-dim stand-in features but the "
+            f"model ({version}) takes {dim}-dim"
+        )
+    from rvcqa.features.standin import DEFAULT_SEED, StandInContent
+
+    model = StandInContent(dim=d, seed=int(declared.get("seed", DEFAULT_SEED)))
+    return model, f"{_describe(model)} (declared in {CONTENT_DECLARATION})"
+
+
+def _describe(model: Any) -> str:
+    describe = getattr(model, "describe", None)
+    return describe() if callable(describe) else type(model).__name__
+
+
+# --------------------------------------------------------------------------- index
+
+
+@dataclass
+class Retrieval:
+    """A loaded faiss index and its stored vectors (``big_npy``)."""
+
+    index: Any
+    vectors: np.ndarray
+    path: Optional[Path] = None
+
+
+def load_index(index_files: Sequence[Path], dim: int) -> tuple[Optional[Retrieval], str]:
+    """The first usable ``added_*`` (else any) index, or None with the reason (no faiss, none, width)."""
+    if not index_files:
+        return None, "no .index file in the model folder: retrieval off"
+    try:
+        import faiss  # type: ignore[import-not-found]
+    except ImportError:
+        return None, "faiss is not installed (pip install faiss-cpu): retrieval off"
+    ordered = sorted(index_files, key=lambda p: (not p.name.startswith("added_"), p.name))
+    notes = []
+    for path in ordered:
+        try:
+            index = faiss.read_index(str(path))
+        except Exception as exc:  # faiss raises RuntimeError with C++ text
+            notes.append(f"{path.name}: unreadable ({str(exc).splitlines()[0] if str(exc) else exc})")
+            continue
+        if int(index.d) != dim:
+            notes.append(f"{path.name}: {index.d}-dim vectors, the model takes {dim}")
+            continue
+        if int(index.ntotal) == 0:
+            notes.append(f"{path.name}: empty (a trained_ index without add())")
+            continue
+        vectors = index.reconstruct_n(0, index.ntotal)
+        return Retrieval(index, np.asarray(vectors, dtype=np.float32), path), f"index {path.name}"
+    return None, "; ".join(notes) + ": retrieval off"
+
+
+def retrieve(feats: np.ndarray, retrieval: Retrieval, index_rate: float, k: int = 8) -> np.ndarray:
+    """RVC 5.3 step 3: blend each frame with the (1/d)^2-weighted mean of its k nearest vectors.
+
+    Squared-L2 scores of 0 (an exact match) are floored at 1e-12 so the weight is finite; RVC
+    divides by zero there.
+    """
+    score, ix = retrieval.index.search(np.ascontiguousarray(feats, dtype=np.float32), k=k)
+    score = np.asarray(score, dtype=np.float64)
+    weight = np.square(1.0 / np.maximum(score, 1e-12))
+    weight /= weight.sum(axis=1, keepdims=True)
+    found = np.sum(retrieval.vectors[np.asarray(ix)] * weight[:, :, None], axis=1)
+    return (found * index_rate + feats * (1.0 - index_rate)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+class Converter:
+    """RVC's pipeline around one loaded synthesizer. Reuse it for several inputs."""
+
+    def __init__(
+        self,
+        synth: Any,
+        content: Optional[ContentModel],
+        *,
+        settings: PipelineSettings = PipelineSettings(),
+        rmvpe: Any = None,
+        retrieval: Optional[Retrieval] = None,
+    ) -> None:
+        self.synth = synth
+        self.content = content
+        self.settings = settings
+        self.rmvpe = rmvpe
+        self.retrieval = retrieval
+        self.sample_rate = int(synth.sample_rate)
+        self.f0_model = bool(getattr(synth, "f0", True))
+        if content is None:
+            raise RvcqaError(f"conversion {NEEDS_HUBERT}")
+
+    @property
+    def t_pad(self) -> int:
+        return int(SAMPLE_RATE * self.settings.x_pad)
+
+    @property
+    def t_pad_tgt(self) -> int:
+        return int(self.sample_rate * self.settings.x_pad)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "content": _describe(self.content),
+            "f0": (self.rmvpe.describe() if self.rmvpe is not None and hasattr(self.rmvpe, "describe")
+                   else ("rmvpe" if self.rmvpe is not None else self.settings.f0_method))
+            if self.f0_model else "none (nof0 model)",
+            "index": str(self.retrieval.path.name) if self.retrieval and self.retrieval.path else None,
+            "settings": self.settings.as_dict(),
+        }
+
+    def convert(self, y16k: np.ndarray, *, source: Optional[Path] = None, prepared: bool = False) -> Conversion:
+        """Convert 16 kHz mono audio (``prepared``: already normalised and high-passed)."""
+        import torch
+
+        s = self.settings
+        audio = y16k if prepared else prepare_input(y16k)
+        if audio.size < WINDOW * 25:
+            raise AudioError(f"{source or 'input'}: too short to convert: {audio.size / SAMPLE_RATE:.2f} s (need 0.25 s)")
+        t0 = time.perf_counter()
+        cuts = split_points(audio, s)
+        t_pad, t_pad_tgt = self.t_pad, self.t_pad_tgt
+        t_pad2 = 2 * t_pad
+        audio_pad = np.pad(audio, (t_pad, t_pad), mode="reflect")
+        if self.f0_model:
+            pitch, pitchf = f0_for(audio_pad, s, self.rmvpe)
+        else:
+            pitch = pitchf = None
+        generator = torch.Generator(device="cpu").manual_seed(int(s.seed))
+        pieces: list[np.ndarray] = []
+        start = 0
+        last = None
+        for t in cuts:
+            t = t // WINDOW * WINDOW
+            chunk = audio_pad[start : t + t_pad2 + WINDOW]
+            sl = slice(start // WINDOW, (t + t_pad2) // WINDOW)
+            pieces.append(self._vc(chunk, _sl(pitch, sl), _sl(pitchf, sl), generator)[t_pad_tgt:-t_pad_tgt])
+            start = last = t
+        tail = audio_pad[last:] if last is not None else audio_pad
+        sl = slice(last // WINDOW if last is not None else 0, None)
+        pieces.append(self._vc(tail, _sl(pitch, sl), _sl(pitchf, sl), generator)[t_pad_tgt:-t_pad_tgt])
+        out = np.concatenate(pieces).astype(np.float32)
+        if s.rms_mix_rate != 1:
+            out = rms_mix(audio, out, self.sample_rate, s.rms_mix_rate)
+        seconds = time.perf_counter() - t0
+        return Conversion(
+            source=Path(source) if source is not None else None,
+            input16k=audio,
+            output=out,
+            sample_rate=self.sample_rate,
+            f0_hz=pitchf if pitchf is not None else np.zeros(0, np.float32),
+            chunks=len(pieces),
+            seconds=seconds,
+        )
+
+    def _vc(self, chunk: np.ndarray, pitch: Optional[np.ndarray], pitchf: Optional[np.ndarray], generator: Any) -> np.ndarray:
+        """RVC's ``Pipeline.vc`` on one padded chunk: audio at the model rate, untrimmed."""
+        import torch
+
+        s = self.settings
+        assert self.content is not None
+        feats = np.asarray(self.content.features(chunk), dtype=np.float32)
+        if feats.ndim != 2 or feats.shape[0] == 0:
+            raise AudioError(f"content features of a {chunk.size / SAMPLE_RATE:.2f} s chunk are empty: input too short")
+        protect = self.f0_model and s.protect < 0.5
+        feats0 = feats.copy() if protect else None
+        if self.retrieval is not None and s.index_rate != 0:
+            feats = retrieve(feats, self.retrieval, s.index_rate, s.retrieval_k)
+        feats = np.repeat(feats, 2, axis=0)  # F.interpolate(scale_factor=2), nearest
+        if feats0 is not None:
+            feats0 = np.repeat(feats0, 2, axis=0)
+        p_len = min(chunk.shape[0] // WINDOW, feats.shape[0])
+        if pitch is not None and pitchf is not None:
+            p_len = min(p_len, pitch.shape[0])
+            pitch, pitchf = pitch[:p_len], pitchf[:p_len]
+        feats = feats[:p_len]
+        if feats0 is not None and pitchf is not None:
+            m = np.where(pitchf > 0, 1.0, s.protect).astype(np.float32)
+            m[pitchf < 1] = s.protect
+            feats = feats * m[:, None] + feats0[:p_len] * (1.0 - m[:, None])
+        audio = self.synth.infer(
+            torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))[None],
+            torch.tensor([p_len], dtype=torch.long),
+            torch.from_numpy(pitch)[None] if pitch is not None else None,
+            torch.from_numpy(pitchf)[None] if pitchf is not None else None,
+            torch.tensor([s.speaker_id], dtype=torch.long),
+            noise_scale=s.noise_scale,
+            generator=generator,
+            source_noise=s.source_noise,
+        )
+        return audio.detach().float().cpu().numpy().reshape(-1)
+
+
+def _sl(arr: Optional[np.ndarray], sl: slice) -> Optional[np.ndarray]:
+    return None if arr is None else arr[sl]
+
+
+def rms_mix(input16k: np.ndarray, output: np.ndarray, sr: int, rate: float) -> np.ndarray:
+    """RVC 5.5 RMS mix: ``out *= rms_in^(1-rate) * rms_out^(rate-1)`` on 0.5 s RMS envelopes."""
+    import librosa
+
+    def envelope(y: np.ndarray, rate_hz: int) -> np.ndarray:
+        frame = rate_hz // 2 * 2
+        r = librosa.feature.rms(y=y, frame_length=frame, hop_length=rate_hz // 2)[0]
+        return np.interp(np.linspace(0, 1, output.shape[0]), np.linspace(0, 1, r.shape[0]), r)
+
+    rms_in = envelope(input16k, SAMPLE_RATE)
+    rms_out = np.maximum(envelope(output, sr), 1e-6)
+    return (output * np.power(rms_in, 1 - rate) * np.power(rms_out, rate - 1)).astype(np.float32)
+
+
+def convert_files(
+    converter: Converter,
+    inputs: Sequence[Path],
+    *,
+    out_dir: Optional[Path] = None,
+    progress: Optional[Progress] = None,
+) -> tuple[list[Conversion], dict[str, str]]:
+    """Convert each file; write ``out_dir/{stem}.wav`` (float WAV at the model rate).
+
+    Returns the conversions and, for inputs that could not be converted (unreadable, silent,
+    too short), ``{path: reason}``.
+    """
+    from rvcqa.audio import check_signal
+
+    done: list[Conversion] = []
+    failed: dict[str, str] = {}
+    for k, path in enumerate(inputs, 1):
+        try:
+            y = load_input(path)
+            check_signal(y, SAMPLE_RATE, name=str(path))
+            conv = converter.convert(y, source=Path(path))
+        except AudioError as exc:
+            failed[str(path)] = str(exc)
+            _say(progress, f"conversion {k}/{len(inputs)} {Path(path).name}: skipped ({exc})")
+            continue
+        if out_dir is not None:
+            from rvcqa.resynth import write_wav
+
+            suffix = f"_{int(converter.settings.transpose):+d}st" if converter.settings.transpose else ""
+            conv.output_path = write_wav(Path(out_dir) / f"{Path(path).stem}{suffix}.wav", conv.output, conv.sample_rate)
+        done.append(conv)
+        _say(
+            progress,
+            f"conversion {k}/{len(inputs)} {Path(path).name}: {conv.input16k.size / SAMPLE_RATE:.2f} s in "
+            f"{conv.seconds:.2f} s (RTF {conv.real_time_factor:.2f})"
+            + (f" -> {conv.output_path}" if conv.output_path else ""),
+        )
+    return done, failed
+
+
+def _say(progress: Optional[Progress], line: str) -> None:
+    log.info(line)
+    if progress is not None:
+        progress(line)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+@dataclass
+class ConversionMetrics:
+    """Output vs input for one conversion. The input is what the model was fed (16 kHz,
+    prepared); flatness is measured in the input's content band and ZCR on both signals at
+    16 kHz, so the output's extra bandwidth neither helps nor hurts it."""
+
+    name: str
+    band_hz: Optional[tuple[float, float]] = None
+    flatness: Optional[float] = None
+    flatness_input: Optional[float] = None
+    zcr_hz: Optional[float] = None  # output resampled to 16 kHz
+    zcr_full_rate_hz: Optional[float] = None  # output at the model rate, for reference
+    zcr_input_hz: Optional[float] = None
+    rms: Optional[float] = None
+    rms_input: Optional[float] = None
+    peak: Optional[float] = None
+    clipping: Optional[float] = None
+    duration_ratio: Optional[float] = None
+    f0: Any = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def zcr_ratio(self) -> Optional[float]:
+        if self.zcr_hz is None or not self.zcr_input_hz:
+            return None
+        return self.zcr_hz / self.zcr_input_hz
+
+
+def measure_conversion(conv: Conversion, *, transpose: float = 0.0, f0: bool = True) -> ConversionMetrics:
+    from rvcqa import metrics as M
+    from rvcqa.audio import resample
+
+    name = conv.source.name if conv.source else "input"
+    m = ConversionMetrics(name)
+    x, y, sr = conv.input16k, conv.output, conv.sample_rate
+    try:
+        band = M.content_band(x, SAMPLE_RATE, name=f"input {name}")
+        m.band_hz = band.as_tuple()
+        m.flatness_input = float(M.spectral_flatness(x, SAMPLE_RATE, band, name="input"))
+        m.zcr_input_hz = M.zcr_hz(x, SAMPLE_RATE, name="input")
+        m.rms_input = M.rms(x)
+    except AudioError as exc:
+        m.errors["input"] = str(exc)
+        return m
+    m.duration_ratio = M.duration_ratio(y, sr, x, SAMPLE_RATE)
+    try:
+        m.rms, m.peak, m.clipping = M.rms(y), M.peak(y), M.clipping_fraction(y)
+        m.flatness = float(M.spectral_flatness(y, sr, band, name="output"))
+        m.zcr_full_rate_hz = M.zcr_hz(y, sr, name="output")
+        m.zcr_hz = M.zcr_hz(resample(y, sr, SAMPLE_RATE), SAMPLE_RATE, name="output at 16 kHz")
+    except AudioError as exc:
+        m.errors["output"] = str(exc)
+        return m
+    if f0:
+        try:
+            m.f0 = M.f0_metrics(x, SAMPLE_RATE, y, sr, transpose_semitones=transpose)
+        except AudioError as exc:
+            m.errors["f0"] = str(exc)
+    return m

@@ -1,0 +1,200 @@
+"""HiFi-GAN decoder (RVC's ``Generator``) and its NSF variant (``GeneratorNSF``).
+
+The NSF variant adds a harmonic source (``m_source``) whose waveform is injected after each
+upsampling stage through ``noise_convs``. The decoder is purely convolutional, so long inputs
+can be decoded in overlapping chunks with identical results (see :meth:`Decoder.decode`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rvcqa.synth.layers import WNConv1d, WNConvTranspose1d, norm_except_dim0, normal_, same_padding
+from rvcqa.synth.source import HarmonicSource
+
+LRELU_SLOPE = 0.1
+
+
+def _init_conv_(conv: nn.Module) -> None:
+    """HiFi-GAN's intended N(0, 0.01) init for the weight-normed direction."""
+    with torch.no_grad():
+        normal_(conv.weight_v, 0.0, 0.01)
+        conv.weight_g.copy_(norm_except_dim0(conv.weight_v))
+
+
+class ResBlock1(nn.Module):
+    """Three dilated conv pairs with residuals (``convs1``/``convs2``), HiFi-GAN "1"."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
+        super().__init__()
+        self.convs1 = nn.ModuleList(
+            WNConv1d(channels, channels, kernel_size, dilation=d, padding=same_padding(kernel_size, d))
+            for d in dilations
+        )
+        self.convs2 = nn.ModuleList(
+            WNConv1d(channels, channels, kernel_size, padding=same_padding(kernel_size))
+            for _ in dilations
+        )
+        for conv in [*self.convs1, *self.convs2]:
+            _init_conv_(conv)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for c1, c2 in zip(self.convs1, self.convs2):
+            xt = c1(F.leaky_relu(x, LRELU_SLOPE))
+            xt = c2(F.leaky_relu(xt, LRELU_SLOPE))
+            x = xt + x
+        return x
+
+    def radius(self) -> int:
+        """Samples of context each side that one output sample depends on."""
+        return sum(c.padding[0] for c in self.convs1) + sum(c.padding[0] for c in self.convs2)
+
+
+class ResBlock2(nn.Module):
+    """Two dilated convs with residuals (``convs``), HiFi-GAN "2" (RVC uses the first two dilations)."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            WNConv1d(channels, channels, kernel_size, dilation=d, padding=same_padding(kernel_size, d))
+            for d in list(dilations)[:2]
+        )
+        for conv in self.convs:
+            _init_conv_(conv)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for c in self.convs:
+            x = c(F.leaky_relu(x, LRELU_SLOPE)) + x
+        return x
+
+    def radius(self) -> int:
+        return sum(c.padding[0] for c in self.convs)
+
+
+_RESBLOCKS = {"1": ResBlock1, "2": ResBlock2}
+
+
+class Decoder(nn.Module):
+    """HiFi-GAN generator; with ``sample_rate`` set it is RVC's NSF generator (f0 models)."""
+
+    def __init__(
+        self,
+        initial_channel: int,
+        resblock: str,
+        resblock_kernel_sizes: Sequence[int],
+        resblock_dilation_sizes: Sequence[Sequence[int]],
+        upsample_rates: Sequence[int],
+        upsample_initial_channel: int,
+        upsample_kernel_sizes: Sequence[int],
+        gin_channels: int = 0,
+        sample_rate: Optional[int] = None,
+    ) -> None:
+        super().__init__()
+        if resblock not in _RESBLOCKS:
+            raise ValueError(f"unknown resblock type {resblock!r}: RVC defines '1' and '2'")
+        if len(upsample_rates) != len(upsample_kernel_sizes):
+            raise ValueError("upsample_rates and upsample_kernel_sizes differ in length")
+        block_cls = _RESBLOCKS[resblock]
+        self.upsample_rates = tuple(int(u) for u in upsample_rates)
+        self.upp = math.prod(self.upsample_rates)
+        self.num_kernels = len(resblock_kernel_sizes)
+        self.nsf = sample_rate is not None
+        if self.nsf:
+            self.m_source = HarmonicSource(int(sample_rate), harmonic_num=0)
+            self.noise_convs = nn.ModuleList()
+        self.conv_pre = nn.Conv1d(initial_channel, upsample_initial_channel, 7, 1, padding=3)
+        self.ups = nn.ModuleList()
+        self.resblocks = nn.ModuleList()
+        ch = upsample_initial_channel
+        for i, (u, k) in enumerate(zip(upsample_rates, upsample_kernel_sizes)):
+            c_in, ch = upsample_initial_channel // 2**i, upsample_initial_channel // 2 ** (i + 1)
+            up = WNConvTranspose1d(c_in, ch, k, u, padding=(k - u) // 2)
+            _init_conv_(up)
+            self.ups.append(up)
+            if self.nsf:
+                stride = math.prod(upsample_rates[i + 1 :])
+                if i + 1 < len(upsample_rates):
+                    self.noise_convs.append(nn.Conv1d(1, ch, 2 * stride, stride=stride, padding=stride // 2))
+                else:
+                    self.noise_convs.append(nn.Conv1d(1, ch, 1))
+        for i in range(len(self.ups)):
+            ch = upsample_initial_channel // 2 ** (i + 1)
+            for k, d in zip(resblock_kernel_sizes, resblock_dilation_sizes):
+                self.resblocks.append(block_cls(ch, k, d))
+        self.conv_post = nn.Conv1d(ch, 1, 7, 1, padding=3, bias=False)
+        self.cond: Optional[nn.Conv1d] = None
+        if gin_channels:
+            self.cond = nn.Conv1d(gin_channels, upsample_initial_channel, 1)
+
+    def source(
+        self, f0: torch.Tensor, noise: bool = True, generator: Optional[torch.Generator] = None
+    ) -> torch.Tensor:
+        """Harmonic source ``[B, 1, T*hop]`` for F0 frames ``[B, T]`` (NSF decoders only)."""
+        return self.m_source(f0, self.upp, noise=noise, generator=generator)
+
+    def forward(
+        self, x: torch.Tensor, g: Optional[torch.Tensor] = None, source: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """``x`` [B, C, T] latent, ``source`` [B, 1, T*hop] for NSF -> audio [B, 1, T*hop]."""
+        if self.nsf and source is None:
+            raise ValueError("this decoder is NSF (f0 model): a source waveform is required")
+        x = self.conv_pre(x)
+        if g is not None and self.cond is not None:
+            x = x + self.cond(g)
+        for i, up in enumerate(self.ups):
+            x = up(F.leaky_relu(x, LRELU_SLOPE))
+            if self.nsf:
+                x = x + self.noise_convs[i](source)
+            blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
+            xs = blocks[0](x)
+            for block in blocks[1:]:
+                xs = xs + block(x)
+            x = xs / self.num_kernels
+        x = self.conv_post(F.leaky_relu(x))  # default slope 0.01 here, as in RVC
+        return torch.tanh(x)
+
+    def context_frames(self) -> int:
+        """Frames of context each side beyond which an output frame cannot see (receptive radius)."""
+        radius = 3.0  # conv_pre, in frames
+        samples_per_frame = 1
+        for i, up in enumerate(self.ups):
+            u, k = up.stride[0], up.kernel_size[0]
+            radius += (k // u + 2) / samples_per_frame  # transposed conv reach, input samples
+            samples_per_frame *= u
+            if self.nsf:
+                radius += 2 / samples_per_frame  # noise conv edge padding, stage samples
+            blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
+            radius += max(b.radius() for b in blocks) / samples_per_frame
+        radius += 3 / samples_per_frame  # conv_post
+        return math.ceil(radius) + 2
+
+    def decode(
+        self,
+        z: torch.Tensor,
+        g: Optional[torch.Tensor] = None,
+        source: Optional[torch.Tensor] = None,
+        chunk_frames: Optional[int] = None,
+    ) -> torch.Tensor:
+        """Decode ``z`` [B, C, T] in chunks of ``chunk_frames`` with receptive-field context.
+
+        Each chunk is decoded with ``context_frames()`` extra frames on both sides and the
+        context is cut off again, so the result equals one forward pass up to float rounding
+        while working-set size (and so per-frame cost) stays constant for long inputs.
+        """
+        t = z.shape[-1]
+        if not chunk_frames or t <= chunk_frames:
+            return self(z, g, source)
+        ctx = self.context_frames()
+        hop = self.upp
+        out = z.new_empty(z.shape[0], 1, t * hop)
+        for a in range(0, t, chunk_frames):
+            b = min(t, a + chunk_frames)
+            lo, hi = max(0, a - ctx), min(t, b + ctx)
+            src = source[:, :, lo * hop : hi * hop] if source is not None else None
+            y = self(z[:, :, lo:hi], g, src)
+            out[:, :, a * hop : b * hop] = y[:, :, (a - lo) * hop : (b - lo) * hop]
+        return out
