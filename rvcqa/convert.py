@@ -471,6 +471,8 @@ def convert_files(
 
     done: list[Conversion] = []
     failed: dict[str, str] = {}
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
     for k, path in enumerate(inputs, 1):
         try:
             y = load_input(path)
@@ -507,8 +509,10 @@ def _say(progress: Optional[Progress], line: str) -> None:
 @dataclass
 class ConversionMetrics:
     """Output vs input for one conversion. The input is what the model was fed (16 kHz,
-    prepared); flatness is measured in the input's content band and ZCR on both signals at
-    16 kHz, so the output's extra bandwidth neither helps nor hurts it."""
+    prepared). Flatness and ZCR are measured on both signals at 16 kHz (the output resampled),
+    flatness within the input's content band: the same STFT frames and bandwidth for both, so the
+    output's extra bandwidth above 8 kHz neither helps nor hurts it. RMS, peak, clipping and
+    duration are measured on the output as produced (model rate)."""
 
     name: str
     band_hz: Optional[tuple[float, float]] = None
@@ -522,6 +526,8 @@ class ConversionMetrics:
     peak: Optional[float] = None
     clipping: Optional[float] = None
     duration_ratio: Optional[float] = None
+    duration_s: Optional[float] = None
+    input_duration_s: Optional[float] = None
     f0: Any = None
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -549,11 +555,13 @@ def measure_conversion(conv: Conversion, *, transpose: float = 0.0, f0: bool = T
         m.errors["input"] = str(exc)
         return m
     m.duration_ratio = M.duration_ratio(y, sr, x, SAMPLE_RATE)
+    m.duration_s, m.input_duration_s = y.size / sr, x.size / SAMPLE_RATE
     try:
         m.rms, m.peak, m.clipping = M.rms(y), M.peak(y), M.clipping_fraction(y)
-        m.flatness = float(M.spectral_flatness(y, sr, band, name="output"))
         m.zcr_full_rate_hz = M.zcr_hz(y, sr, name="output")
-        m.zcr_hz = M.zcr_hz(resample(y, sr, SAMPLE_RATE), SAMPLE_RATE, name="output at 16 kHz")
+        y16 = resample(y, sr, SAMPLE_RATE)
+        m.flatness = float(M.spectral_flatness(y16, SAMPLE_RATE, band, name="output at 16 kHz"))
+        m.zcr_hz = M.zcr_hz(y16, SAMPLE_RATE, name="output at 16 kHz")
     except AudioError as exc:
         m.errors["output"] = str(exc)
         return m

@@ -309,6 +309,8 @@ def resynthesize(
             "run or another sample rate"
         )
     chosen = choose_segments(matching, segments, seed)
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
     results: list[SegmentResult] = []
     total = len(chosen)
     for k, seg in enumerate(chosen, 1):

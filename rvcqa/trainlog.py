@@ -502,10 +502,12 @@ def steps_per_epoch_from_log(log: TrainLog) -> int | None:
     """
     blocks = [(e.epoch, e.progress_pct, e.step) for e in log.entries
               if e.epoch is not None and e.step is not None]
-    with_pct = [(ep, pct, st) for ep, pct, st in blocks if pct is not None]
+    with_pct = [(ep, pct, st) for ep, pct, st in blocks if pct is not None and ep >= 1 and st >= 0]
     if with_pct:
-        upper = max(st for _, _, st in with_pct) + 1
-        for spe in range(1, min(upper, 1_000_000) + 1):
+        # step lies in [(ep-1)*spe, ep*spe): spe > step/ep and, for ep > 1, spe <= step/(ep-1)
+        lo = max(st // ep + 1 for ep, _, st in with_pct)
+        hi = min([st // (ep - 1) for ep, _, st in with_pct if ep > 1] or [lo + 10_000])
+        for spe in range(lo, min(hi, lo + 10_000) + 1):
             ok = True
             for ep, pct, st in with_pct:
                 idx = st - (ep - 1) * spe
@@ -515,6 +517,7 @@ def steps_per_epoch_from_log(log: TrainLog) -> int | None:
             if ok:
                 return spe
     # Without percentages: epoch ends or step labels.
+    blocks = [(ep, pct, st) for ep, pct, st in blocks if ep >= 1 and st >= 0]
     if blocks:
         ep, _, st = max(blocks, key=lambda b: b[2])
         if ep > 1:

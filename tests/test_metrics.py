@@ -105,7 +105,7 @@ def test_flatness_equals_librosa_per_frame() -> None:
     import librosa
 
     y = vctk48()[: SR * 2]
-    ours, _, _ = _flatness_frames(y, SR)
+    ours, _, _, _ = _flatness_frames(y, SR)
     ref = librosa.feature.spectral_flatness(y=y, n_fft=2048, hop_length=512)[0]
     np.testing.assert_allclose(ours, ref, rtol=1e-3, atol=1e-8)
 
@@ -153,6 +153,14 @@ def test_band_tuple_and_validation() -> None:
         spectral_flatness(y, SR, (5000.0, 1000.0))
     with pytest.raises(ValueError):
         spectral_flatness(y, SR, (30_000.0, 40_000.0))
+
+
+def test_flatness_refuses_a_band_without_content() -> None:
+    """A 440 Hz tone has only rounding noise above 10 kHz: floored bins would read 1.0."""
+    tone = harmonic_tone(440.0, SR, 1.0, n_harmonics=1)
+    with pytest.raises(AudioError, match="almost no energy in the band"):
+        spectral_flatness(tone, SR, (10_000.0, 20_000.0))
+    assert spectral_flatness(tone, SR, (0.0, 10_000.0)).value < 0.01
 
 
 def test_basic_profile_states_its_settings() -> None:

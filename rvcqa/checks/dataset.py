@@ -8,6 +8,7 @@ Nothing here writes into the model directory.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -234,8 +235,6 @@ def _scan(ctx: ModelContext) -> Scan:
 
 
 def _natural(stem: str) -> list[Any]:
-    import re
-
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", stem)]
 
 
@@ -856,8 +855,6 @@ def parse_filelist(path: Path) -> list[FilelistEntry]:
 
 
 def _norm_path(p: str) -> str:
-    import re
-
     return re.sub(r"[\\/]+", "/", p)
 
 
@@ -884,7 +881,8 @@ def check_filelist(ctx: ModelContext, sc: Scan) -> Finding:
     wrong_feat = sorted(d for d in feat_dirs if d.startswith("3_feature") and expect_feat and d != expect_feat)
     roots = sorted({_norm_path(e.fields[0]).rsplit("/", 2)[0] for e in data if "/" in _norm_path(e.fields[0])})
     local = _norm_path(str(ctx.md.root.resolve()))
-    foreign = [r for r in roots if r != local and not local.endswith(r.lstrip("./"))]
+    # RVC writes absolute paths (often from another machine: matched by stem); Applio relative ones
+    foreign = [r for r in roots if (r.startswith("/") or re.match(r"^[A-Za-z]:/", r)) and r != local]
     details = {"entries": len(data), "mute_lines": len(mutes), "unknown": unknown[:20], "unlisted": unlisted[:20], "roots": roots[:5]}
     ctx.record("dataset.filelist_entries", len(data))
     problems, causes = [], []

@@ -96,6 +96,9 @@ DEFAULTS: dict[str, Any] = {
     # |output duration / input duration - 1|. RVC keeps timing; frame rounding loses < 20 ms per
     # chunk. A hop/sample-rate mismatch (RVC_FORMATS 6 row 8) gives 0.83 or 1.2.
     "perceptual.convert_duration.tolerance": 0.05,
+    # ... but never less than 50 ms: RVC itself loses 10-20 ms per chunk (HuBERT yields
+    # (N - 400) // 320 + 1 frames, two 10 ms frames short of N // 160), which on a 0.3 s clip is 7 %.
+    "perceptual.convert_duration.min_seconds": 0.05,
     # Speaker similarity gain (resemblyzer cosine to the training voice, output minus input). A
     # conversion should move the voice towards the training speaker: any gain > 0.
     "perceptual.convert_speaker.min_gain": 0.0,
@@ -603,11 +606,11 @@ def _convert_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: 
     details = dict(common, band=band, flatness_input=inp)
     if flat is not None and flat < limit:
         return passed(cid, f"output is not noise-like: spectral flatness {_f(flat)} (input {_f(inp)}, {SPEECH_FLATNESS}) "
-                      f"over {band}{tail}", measured=flat, expected=f"< {limit:g}", details=details)
+                      f"over {band}, both at 16 kHz{tail}", measured=flat, expected=f"< {limit:g}", details=details)
     return failed(
         cid,
         f"output is noise-like: spectral flatness {_f(flat)} (input {_f(inp)}, {SPEECH_FLATNESS}) over {band}; "
-        f"zero-crossing rate {_hz(zo)} vs input {_hz(zi)} (ratio {_g(ratio)}, {_allowed(lo, hi)}; both at 16 kHz){tail}",
+        f"zero-crossing rate {_hz(zo)} vs input {_hz(zi)} (ratio {_g(ratio)}, {_allowed(lo, hi)}); both at 16 kHz{tail}",
         measured=flat, expected=f"< {limit:g}", cause=CAUSE_CONVERT, details=details,
     )
 
@@ -685,14 +688,20 @@ def _convert_level(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dic
 def _convert_duration(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict) -> Finding:
     cid = "perceptual.convert_duration"
     tol = float(_thr(ctx, "perceptual.convert_duration.tolerance"))
+    min_s = float(_thr(ctx, "perceptual.convert_duration.min_seconds"))
     ok = [m for m in ms if m.duration_ratio is not None]
     if not ok:
         return skipped(cid, "conversion: no clip to time", details=dict(common))
-    worst = max(ok, key=lambda m: abs(m.duration_ratio - 1.0))
+
+    def off(m: Any) -> float:  # how far outside the allowance, in seconds (<= 0: within)
+        return abs(m.duration_s - m.input_duration_s) - max(tol * m.input_duration_s, min_s)
+
+    worst = max(ok, key=off)
     ratio = worst.duration_ratio
     ctx.record("convert_duration_ratio", ratio)
-    text = (f"output/input duration {ratio:.3f} ({_allowed(1 - tol, 1 + tol)}; worst of {scope}: {worst.name})")
-    if abs(ratio - 1.0) <= tol:
+    text = (f"output {worst.duration_s:.3f} s for {worst.input_duration_s:.3f} s of input (ratio {ratio:.3f}; "
+            f"allowed 1 ± {tol:g}, at least ± {1000 * min_s:.0f} ms; worst of {scope}: {worst.name})")
+    if off(worst) <= 0:
         return passed(cid, f"conversion keeps timing: {text}", measured=ratio, expected=f"1 ± {tol:g}",
                       details=dict(common))
     return failed(cid, f"conversion changes the duration: {text}", measured=ratio, expected=f"1 ± {tol:g}",

@@ -11,7 +11,7 @@ Heavy modules (torch, librosa) load only when a submodule is imported.
 """
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -72,6 +72,27 @@ def as_wave16k(wav16k: object, *, name: str = "audio", min_samples: int = 1) -> 
     return y
 
 
+def key_problems(state: Mapping[str, Any], expected: Mapping[str, Any], *,
+                 optional: Sequence[str] = (), limit: int = 6) -> str:
+    """Missing, unexpected and wrongly shaped keys of a state dict, in one phrase ("" if it fits).
+
+    Checked on names and shapes before any tensor is converted, so a wrong 360 MB file fails
+    fast and names everything wrong at once. Keys ending with a suffix in ``optional`` may be
+    absent (e.g. BatchNorm's ``num_batches_tracked``).
+    """
+    missing = [k for k in expected if k not in state and not (optional and k.endswith(tuple(optional)))]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k!r} (file {list(state[k].shape)}, network {list(expected[k].shape)})"
+             for k in state if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)]
+    parts = []
+    for label, items in (("missing", [repr(k) for k in missing]), ("unexpected", [repr(k) for k in unexpected]),
+                         ("wrongly shaped", wrong)):
+        if items:
+            shown = ", ".join(items[:limit]) + (", ..." if len(items) > limit else "")
+            parts.append(f"{len(items)} {label} key{'s' if len(items) != 1 else ''} ({shown})")
+    return "; ".join(parts)
+
+
 @runtime_checkable
 class ContentExtractor(Protocol):
     """What the conversion pipeline needs from a content model: HuBERT or the stand-in."""
@@ -101,4 +122,5 @@ __all__ = [
     "as_wave16k",
     "content_frames",
     "f0_frames",
+    "key_problems",
 ]

@@ -78,12 +78,14 @@ def _fit(f0: np.ndarray, n: int) -> np.ndarray:
 
 
 def _rmvpe_model(rmvpe: RmvpeLike) -> "RmvpeModel":
-    from rvcqa.features.rmvpe import RmvpeModel, load_rmvpe
+    if rmvpe is not None:
+        from rvcqa.features.rmvpe import RmvpeModel, load_rmvpe  # torch: only when asked for
 
-    if isinstance(rmvpe, RmvpeModel):
-        return rmvpe
-    if isinstance(rmvpe, (str, os.PathLike)):
-        return load_rmvpe(rmvpe)
+        if isinstance(rmvpe, RmvpeModel):
+            return rmvpe
+        if isinstance(rmvpe, (str, os.PathLike)):
+            return load_rmvpe(rmvpe)
+        raise TypeError(f"rmvpe must be a path to rmvpe.pt or a loaded RmvpeModel, got {type(rmvpe).__name__}")
     raise OptionalDependencyMissing(
         "F0 method 'rmvpe' needs RVC's RMVPE weights: pass rmvpe=<path to rmvpe.pt> (RVC keeps it at "
         "assets/rmvpe/rmvpe.pt) or a model from rvcqa.features.rmvpe.load_rmvpe; rvcqa downloads nothing"

@@ -17,6 +17,7 @@ is refused before loading, with every offending name listed. See :func:`read_fai
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ from rvcqa.features import (
     FeatureModelError,
     as_wave16k,
     content_frames,
+    key_problems,
 )
 
 #: fairseq's default ``conv_feature_layers``: ``[(512,10,5)] + [(512,3,2)]*4 + [(512,2,2)]*2``.
@@ -142,7 +144,8 @@ def read_fairseq_checkpoint(path: str | os.PathLike[str]) -> FairseqCheckpoint:
         outside = [n for n in names if n not in _INERT_CLASSES]
         if outside:
             raise _refusal(p, outside)
-    with torch.serialization.safe_globals(_inert_entries()):
+    scoped = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+    with scoped(_inert_entries()) if scoped else contextlib.nullcontext():
         obj = load_pth(p)
     if isinstance(obj, Mapping) and "model" in obj:
         model = obj["model"]
@@ -572,31 +575,14 @@ def model_from_state(state: Mapping[str, torch.Tensor], cfg: Mapping[str, Any] |
     where = str(path) if path else "HuBERT weights"
     arch = arch_from_checkpoint(state, cfg or {}, where=where)
     net = build_hubert(arch)
+    problems = key_problems(state, net.state_dict())
+    if problems:
+        raise FeatureModelError(f"{where}: does not fit fairseq HuBERT ({arch.layers} layers, {arch.embed_dim}-dim): "
+                                f"{problems}. Use RVC's assets/hubert/hubert_base.pt (fairseq HuBERT base).")
     dev = torch.device(device)
     weights = {k: v.detach().to(device=dev, dtype=torch.float32) for k, v in state.items()}
-    try:
-        result = net.load_state_dict(weights, strict=False, assign=True)
-    except RuntimeError as exc:  # shape mismatches
-        raise FeatureModelError(f"{where}: weights do not fit fairseq HuBERT: {_size_lines(str(exc))}") from None
-    if result.missing_keys or result.unexpected_keys:
-        raise FeatureModelError(f"{where}: does not fit fairseq HuBERT ({arch.layers} layers, "
-                                f"{arch.embed_dim}-dim): {_key_summary(result.missing_keys, result.unexpected_keys)}. "
-                                "Use RVC's assets/hubert/hubert_base.pt (fairseq HuBERT base).")
+    net.load_state_dict(weights, strict=True, assign=True)
     return HubertContentModel(net=net.eval(), path=path, device=dev, default_version=_check_version(version))
-
-
-def _key_summary(missing: Sequence[str], unexpected: Sequence[str], limit: int = 6) -> str:
-    parts = []
-    for label, keys in (("missing", missing), ("unexpected", unexpected)):
-        if keys:
-            shown = ", ".join(repr(k) for k in list(keys)[:limit]) + (", ..." if len(keys) > limit else "")
-            parts.append(f"{len(keys)} {label} key{'s' if len(keys) != 1 else ''} ({shown})")
-    return "; ".join(parts)
-
-
-def _size_lines(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if "size mismatch" in ln]
-    return "; ".join(lines[:4]) + ("; ..." if len(lines) > 4 else "") if lines else text.splitlines()[0]
 
 
 __all__ = [

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rvcqa.checkpoint import describe_structure, load_pth
-from rvcqa.features import F0_HOP, SAMPLE_RATE, FeatureModelError, as_wave16k, f0_frames
+from rvcqa.features import F0_HOP, SAMPLE_RATE, FeatureModelError, as_wave16k, f0_frames, key_problems
 
 N_MELS = 128
 N_FFT = 1024
@@ -289,27 +289,21 @@ def load_rmvpe(path: str | os.PathLike[str], device: str | torch.device = "cpu")
 
 def model_from_state(state: Mapping[str, torch.Tensor], *, path: Path | None = None,
                      device: str | torch.device = "cpu") -> RmvpeModel:
-    """Assign an RMVPE state dict (strict) into a freshly built network."""
+    """Assign an RMVPE state dict (strict; names and shapes checked first) into a new network."""
     where = str(path) if path else "RMVPE weights"
-    dev = torch.device(device)
     net = build_e2e("meta")
+    expected = net.state_dict()
+    problems = key_problems(state, expected, optional=("num_batches_tracked",))
+    if problems:
+        raise FeatureModelError(f"{where}: does not fit RVC's RMVPE (E2E(4, 1, (2, 2))): {problems}. "
+                                "Use RVC's assets/rmvpe/rmvpe.pt.")
+    dev = torch.device(device)
     weights = {k: v.detach().to(device=dev, dtype=torch.float32 if v.is_floating_point() else v.dtype)
                for k, v in state.items()}
-    try:
-        result = net.load_state_dict(weights, strict=False, assign=True)
-    except RuntimeError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln]
-        raise FeatureModelError(f"{where}: weights do not fit RVC's RMVPE: "
-                                + ("; ".join(lines[:4]) or str(exc).splitlines()[0])) from None
-    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
-        raise FeatureModelError(f"{where}: does not fit RVC's RMVPE (E2E(4, 1, (2, 2))): "
-                                f"{_key_summary(missing, result.unexpected_keys)}. Use RVC's "
-                                "assets/rmvpe/rmvpe.pt.")
-    for name, buf in list(net.named_buffers()):  # counters absent from the file: any value works
-        if buf.is_meta:
-            module = net.get_submodule(name.rsplit(".", 1)[0])
-            setattr(module, name.rsplit(".", 1)[1], torch.zeros((), dtype=torch.long, device=dev))
+    for key in expected:  # BatchNorm step counters: unused at inference, absent from some files
+        if key.endswith("num_batches_tracked"):
+            weights.setdefault(key, torch.zeros((), dtype=torch.long, device=dev))
+    net.load_state_dict(weights, strict=True, assign=True)
     return RmvpeModel(net=net.eval(), path=path, device=dev)
 
 
@@ -328,15 +322,6 @@ def _state_dict(path: Path, obj: Any) -> Mapping[str, torch.Tensor]:
         raise FeatureModelError(f"{path}: this is an RVC voice model, not the RMVPE pitch model (rmvpe.pt)")
     raise FeatureModelError(f"{path}: {describe_structure(obj)}; RVC's rmvpe.pt is a plain state dict "
                             "of the RMVPE network's tensors")
-
-
-def _key_summary(missing: list[str], unexpected: list[str], limit: int = 6) -> str:
-    parts = []
-    for label, keys in (("missing", missing), ("unexpected", unexpected)):
-        if keys:
-            shown = ", ".join(repr(k) for k in keys[:limit]) + (", ..." if len(keys) > limit else "")
-            parts.append(f"{len(keys)} {label} key{'s' if len(keys) != 1 else ''} ({shown})")
-    return "; ".join(parts)
 
 
 __all__ = [

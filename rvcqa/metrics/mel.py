@@ -73,13 +73,14 @@ def rvc_mel_settings(sr: int) -> MelSettings:
 
 
 @lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+def _mel_basis(sr: int, n_fft: int, n_mels: int):  # -> scipy.sparse.csr_matrix
+    """librosa's Slaney mel filterbank as a sparse matrix: each filter spans few bins, and a
+    sparse product avoids BLAS threads, which crawl on a busy shared machine."""
     import librosa
+    import scipy.sparse
 
     basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=None)
-    basis = np.ascontiguousarray(basis, dtype=np.float32)
-    basis.flags.writeable = False
-    return basis
+    return scipy.sparse.csr_matrix(basis.astype(np.float32))
 
 
 @lru_cache(maxsize=16)
@@ -116,7 +117,7 @@ def _log_mel_and_energy(y: np.ndarray, s: MelSettings) -> tuple[np.ndarray, np.n
         power += np.square(spec.imag)
         energy.append(power.sum(axis=1, dtype=np.float64))
         mag = np.sqrt(power + np.float32(_MAG_EPS))
-        mels.append(basis @ mag.T)
+        mels.append(np.asarray(basis @ mag.T))
     mel = np.concatenate(mels, axis=1)
     return np.log(np.maximum(mel, np.float32(_LOG_CLAMP))), np.concatenate(energy)
 

@@ -48,6 +48,30 @@ def canonical_config(version: str, sr: Union[int, str]) -> list[Any]:
     return [spec, *copy.deepcopy(_COMMON), list(rates), _UPSAMPLE_INITIAL, list(kernels), _SPK_EMBED_DIM, _GIN, rate]
 
 
+def narrow_config(
+    config: Union[Sequence[Any], SynthConfig],
+    *,
+    hidden: int = 16,
+    filter_channels: int = 32,
+    upsample_initial: int = 32,
+    gin: int = 16,
+    speakers: int = 4,
+) -> list[Any]:
+    """Same variant at small widths (full depth, so every key exists): for fast tests.
+
+    The defaults are the widths of tests/data/conformance (RVC's classes at inter/hidden 16).
+    """
+    cfg = SynthConfig.from_list(config).replace(
+        inter_channels=hidden,
+        hidden_channels=hidden,
+        filter_channels=filter_channels,
+        upsample_initial_channel=upsample_initial,
+        gin_channels=gin,
+        spk_embed_dim=speakers,
+    )
+    return cfg.to_list()
+
+
 @lru_cache(maxsize=64)
 def _key_table(config_json: str, version: str, f0: bool, posterior: bool) -> tuple[tuple[str, tuple[int, ...]], ...]:
     from rvcqa.synth.synthesizer import Synthesizer  # local: synthesizer imports nothing from here
