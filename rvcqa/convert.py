@@ -221,26 +221,27 @@ def content_model_for(
 ) -> tuple[Optional[ContentModel], str]:
     """The content extractor to convert with, and a line saying which (or why none).
 
-    ``--hubert`` wins. Without it, the stand-in is used only when the model folder declares it
-    was trained with it (``rvcqa_content.json``): any other model fed stand-in features would be
-    judged on inputs it never saw. Otherwise ``(None, reason)``.
+    A model folder that declares its extractor (``rvcqa_content.json``, written for models trained
+    on rvcqa's stand-in features) gets that extractor, even when ``--hubert`` is given: the model
+    was trained on it and would be judged on inputs it never saw otherwise. Any other model needs
+    ``--hubert``; without it the answer is ``(None, reason)``.
     """
     from rvcqa.synth.synthesizer import phone_dim
 
     dim = phone_dim(version)
-    if hubert is not None:
+    declared = read_content_declaration(model_root)
+    if declared is None:
+        if hubert is None:
+            return None, NEEDS_HUBERT
         from rvcqa.features.hubert import load_hubert
 
         model = load_hubert(hubert, device=device, version=version)
-        return model, model.describe()
-    declared = read_content_declaration(model_root)
-    if declared is None:
-        return None, NEEDS_HUBERT
+        return model, _describe(model)
     kind = str(declared.get("extractor", "")).lower()
     if kind != "standin":
         raise RvcqaError(
             f"{Path(model_root) / CONTENT_DECLARATION}: extractor {declared.get('extractor')!r} is not one rvcqa "
-            "can build; the only declared extractor is \"standin\" (pass --hubert PATH for HuBERT)"
+            "can build; the only declared extractor is \"standin\" (delete the file and pass --hubert PATH for HuBERT)"
         )
     d = int(declared.get("dim", dim))
     if d != dim:
@@ -251,7 +252,8 @@ def content_model_for(
     from rvcqa.features.standin import DEFAULT_SEED, StandInContent
 
     model = StandInContent(dim=d, seed=int(declared.get("seed", DEFAULT_SEED)))
-    return model, f"{_describe(model)} (declared in {CONTENT_DECLARATION})"
+    note = f"; --hubert {hubert} not used: the model was trained on the stand-in" if hubert is not None else ""
+    return model, f"{_describe(model)} (declared in {CONTENT_DECLARATION}{note})"
 
 
 def _describe(model: Any) -> str:

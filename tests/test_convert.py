@@ -156,8 +156,13 @@ def test_content_model_needs_hubert_or_a_declaration(tmp_path):
     (tmp_path / "rvcqa_content.json").write_text(json.dumps({"extractor": "standin", "dim": 768, "seed": 3}))
     model, why = content_model_for(tmp_path, "v2")
     assert isinstance(model, StandInContent) and model.dim == 768 and "rvcqa_content.json" in why
+    # the declaration wins over --hubert: the model was trained on the stand-in
+    model, why = content_model_for(tmp_path, "v2", hubert=tmp_path / "hubert_base.pt")
+    assert isinstance(model, StandInContent) and "not used" in why
     with pytest.raises(RvcqaError, match="declares 768-dim stand-in features but the model \\(v1\\) takes 256"):
         content_model_for(tmp_path, "v1")
+    with pytest.raises(RvcqaError):  # a bad --hubert path is reported, for models without a declaration
+        content_model_for(tmp_path / "other", "v2", hubert=tmp_path / "missing_hubert.pt")
     (tmp_path / "rvcqa_content.json").write_text(json.dumps({"extractor": "contentvec"}))
     with pytest.raises(RvcqaError, match="not one rvcqa can build"):
         content_model_for(tmp_path, "v2")

@@ -306,6 +306,46 @@ def test_no_training_data_skips_resynthesis_with_reason(model_dirs, tmp_path):
     assert f.skipped and "lacks 0_gt_wavs" in f.message and "3_feature768" in f.message
 
 
+def test_segment_choice_is_seeded_and_prefers_long_segments():
+    from rvcqa.resynth import Segment, choose_segments
+
+    segs = [Segment(f"0_{i}", Path(f"{i}.wav"), Path("f"), None, None, 48000, 1.0 + i) for i in range(10)]
+    a, b = choose_segments(segs, 3, seed=1), choose_segments(segs, 3, seed=1)
+    assert a == b and len(a) == 3
+    assert all(s.duration_s >= 5.0 for s in a)  # drawn from the 6 longest
+    assert [s.stem for s in a] == sorted((s.stem for s in a), key=lambda x: int(x.split("_")[1]))
+    assert choose_segments(segs, None, seed=1) == segs
+
+
+def test_inputs_are_aligned_as_rvcs_loader_does(model_dirs, training_data):
+    from rvcqa.modeldir import discover
+    from rvcqa.resynth import find_segments, load_segment_inputs
+
+    segs, excluded = find_segments(discover(model_dirs["plain"]))
+    assert [s.stem for s in segs] == ["0_0", "0_1"] and not excluded
+    for seg in segs:
+        d = training_data[seg.stem]
+        inp = load_segment_inputs(seg, sample_rate=SR, hop=HOP, phone_dim=768, f0=True)
+        assert inp.frames == min(2 * len(d["feats"]), len(d["f0"]), len(d["gt48"]) // HOP)
+        np.testing.assert_array_equal(inp.phone[::2], d["feats"][: (inp.frames + 1) // 2])
+        np.testing.assert_array_equal(inp.phone[1::2], d["feats"][: inp.frames // 2])
+        assert inp.pitch.dtype == np.int64 and inp.pitch.shape == inp.pitchf.shape == (inp.frames,)
+        assert inp.target.size == inp.frames * HOP
+
+
+def test_feature_width_mismatch_fails_resynthesis(model_dirs, tmp_path):
+    from rvcqa.checks import perceptual
+
+    broken = tmp_path / "logs" / "v1feats"
+    shutil.copytree(model_dirs["plain"], broken)
+    (broken / "plain.pth").rename(broken / "v1feats.pth")
+    for f in (broken / "3_feature768").glob("*.npy"):
+        np.save(f, np.load(f)[:, :256])
+    by = make_ctx(broken, tmp_path / "results", model_dirs["reference"]).findings(perceptual)
+    f = by["perceptual.resynth_flatness"]
+    assert f.failed and "holds 256-dim features but the model takes 768-dim" in f.message
+
+
 def _has(module: str) -> bool:
     import importlib.util
 

@@ -294,3 +294,44 @@ def test_compare_fp16_reports_distance():
     assert weights.compare_fp16(a, {k: v.half() for k, v in a.items()}).identical
     bf = weights.compare_fp16({"x": torch.linspace(0.1, 1, 50)}, {"x": torch.linspace(0.1, 1, 50).bfloat16().float()})
     assert bf.within_rounding()
+
+
+def test_lazy_reader_agrees_with_the_safe_loader(models):
+    from rvcqa.checkpoint import load_training_checkpoint
+
+    built = models.get("healthy")
+    g = built.root / "G_2376.pth"
+    ctx = ModelContext(discover(built.root), Options())
+    facts = provenance.lazy_facts(ctx, g, "model")
+    full = load_training_checkpoint(g)
+    assert (facts.iteration, facts.learning_rate, facts.current_lr, facts.optimizer_steps) == \
+        (full.iteration, full.learning_rate, full.current_lr, full.optimizer_steps)
+    assert weights.fingerprint_match(facts.fingerprint, weights.fingerprint(full.model))
+    with weights.LazyCheckpoint(g) as ck:
+        lazy = weights.lazy_state_dict(ck.obj, "model")
+        assert list(lazy) == list(full.model)
+        t = lazy["dec.ups.0.weight_v"]
+        assert t.shape == tuple(full.model["dec.ups.0.weight_v"].shape)
+        assert torch.equal(ck.read(t), full.model["dec.ups.0.weight_v"])
+
+
+@pytest.mark.parametrize("kind", ["malicious_pickle", "malicious_legacy"])
+def test_lazy_reader_refuses_code(models, kind):
+    built = models.get(kind)
+    with pytest.raises(weights.LazyReadError):
+        weights.LazyCheckpoint(built.inference)
+    assert not built.marker.exists()
+
+
+def test_unusual_files_fall_back_to_the_safe_loader(models, tmp_path):
+    """A legacy-format (non-zip) G file is not read by the fast path but still identified."""
+    shutil.copytree(models.get("early_extract").rvc_root, tmp_path / "rvc")
+    root = tmp_path / "rvc" / "logs" / "lexi"
+    g = root / "G_396.pth"
+    torch.save(torch.load(g, weights_only=True), g, _use_new_zipfile_serialization=False)
+    with pytest.raises(weights.LazyReadError):
+        weights.LazyCheckpoint(g)
+    f = findings(root)
+    assert f["provenance.latest_checkpoint"].message.startswith("lexi.pth matches G_396.pth (epoch 22, step 396)")
+    row = next(r for r in f["provenance.checkpoints"].details["table"] if r["file"] == "G_396.pth")
+    assert row["epoch"] == 22 and row["error"] is None

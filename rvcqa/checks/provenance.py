@@ -143,6 +143,59 @@ def _candidate_weights(ctx: ModelContext, cand: Candidate) -> dict[str, Any]:
     return normalized(model.weight)
 
 
+@dataclass
+class LazyFacts:
+    """What the fast path reads from a checkpoint without loading its tensors."""
+
+    iteration: int | None
+    learning_rate: float | None
+    current_lr: float | None
+    optimizer_steps: int | None
+    fingerprint: Any  # rvcqa.weights.Fingerprint of the generator / inference weights
+
+
+def lazy_facts(ctx: ModelContext, path: Path, entry: str) -> LazyFacts:
+    """Epoch, learning rates, step count and weight fingerprint of ``path`` via the fast reader.
+
+    ``entry`` is "model" (G_/D_ files) or "weight" (inference files). Raises
+    :class:`rvcqa.weights.LazyReadError` when the file needs the full safe loader.
+    """
+    return ctx.cached(f"lazy:{entry}:{path}", lambda: _lazy_facts(path, entry))
+
+
+def _lazy_facts(path: Path, entry: str) -> LazyFacts:
+    from rvcqa.weights import LazyCheckpoint, LazyReadError, LazyTensor, lazy_fingerprint, lazy_state_dict, normalized
+
+    with LazyCheckpoint(path) as ck:
+        obj = ck.obj
+        state = lazy_state_dict(obj, entry)
+        fp = lazy_fingerprint(ck, normalized(state))
+        iteration = obj.get("iteration")
+        lr = obj.get("learning_rate")
+        current_lr = steps = None
+        opt = obj.get("optimizer")
+        if isinstance(opt, dict):
+            groups = opt.get("param_groups")
+            if isinstance(groups, list) and groups and isinstance(groups[0], dict):
+                value = groups[0].get("lr")
+                current_lr = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            st = opt.get("state")
+            if isinstance(st, dict) and st:
+                first = next(iter(st.values()))
+                step = first.get("step") if isinstance(first, dict) else None
+                if isinstance(step, LazyTensor):
+                    if step.numel() != 1:
+                        raise LazyReadError("optimizer step is not a scalar")
+                    step = ck.read(step).item()
+                if isinstance(step, (int, float)) and not isinstance(step, bool):
+                    steps = int(step)
+    return LazyFacts(
+        iteration=int(iteration) if isinstance(iteration, (int, float)) and not isinstance(iteration, bool) else None,
+        learning_rate=float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None,
+        current_lr=current_lr, optimizer_steps=steps, fingerprint=fp,
+    )
+
+
 def find_source(ctx: ModelContext) -> SourceSearch:
     """Compare the inference model with every candidate (cached on the context)."""
     return ctx.cached("provenance:source", lambda: _find_source(ctx))
@@ -156,27 +209,36 @@ def _find_source(ctx: ModelContext) -> SourceSearch:
     inf_fp = fingerprint(inf_w)
     cands = candidates(ctx)
     search = SourceSearch(latest=latest_candidate(ctx, cands))
-    weights_by_path: dict[Path, dict[str, Any]] = {}
+    from rvcqa.weights import LazyReadError
+
     # newest first: the healthy case (source = latest) is settled by the first full comparison
     for cand in sorted(cands, key=lambda c: c.order, reverse=True):
         res = CandidateResult(cand)
         search.results.append(res)
-        try:
-            cw = _candidate_weights(ctx, cand)
-        except RvcqaError as error:
-            res.error = str(error)
-            continue
-        weights_by_path[cand.path] = cw
-        cfp = fingerprint(cw, inf_fp.keys())
+        try:  # fast path: fingerprint from a few small tensors, epoch from the pickle
+            facts = lazy_facts(ctx, cand.path, "model" if cand.kind == "G" else "weight")
+            if cand.kind == "G" and cand.epoch is None:
+                cand.epoch = facts.iteration
+            cfp = facts.fingerprint
+        except LazyReadError:  # unusual file: the full safe loader reads it (or words its error)
+            try:
+                cfp = fingerprint(_candidate_weights(ctx, cand), inf_fp.keys())
+            except RvcqaError as error:
+                res.error = str(error)
+                continue
         res.fingerprint_match = fingerprint_match(inf_fp, cfp)
         res.fingerprint_distance = 0.0 if res.fingerprint_match else fingerprint_distance(inf_fp, cfp)
-        if res.fingerprint_match:
-            res.identical = identical_fp16(inf_w, cw)
-            if not res.identical:  # same fingerprint, different elsewhere: rank it as very near
-                res.fingerprint_distance = 0.0
+        if res.fingerprint_match:  # only now read the whole file (memory-mapped)
+            try:
+                res.identical = identical_fp16(inf_w, _candidate_weights(ctx, cand))
+            except RvcqaError as error:
+                res.error = str(error)
     nearest = search.nearest
     if not search.matches and nearest is not None:
-        nearest.comparison = compare_fp16(inf_w, weights_by_path[nearest.candidate.path])
+        try:
+            nearest.comparison = compare_fp16(inf_w, _candidate_weights(ctx, nearest.candidate))
+        except RvcqaError as error:
+            nearest.error = str(error)
     return search
 
 
@@ -202,6 +264,8 @@ def checkpoint_table(ctx: ModelContext) -> list[dict[str, Any]]:
     (local time), ``modified_ts``, ``size_mb``, ``latest`` (the newest G), ``source`` (the inference
     weights equal it after fp16 rounding; None when unknown) and ``error`` for unreadable files.
     """
+    from rvcqa.weights import LazyReadError
+
     md = ctx.md
     decay = float(ctx.threshold("provenance.lr_decay", DEFAULTS["provenance.lr_decay"]))
     tol = float(ctx.threshold("provenance.lr_rel_tol", DEFAULTS["provenance.lr_rel_tol"]))
@@ -225,14 +289,19 @@ def checkpoint_table(ctx: ModelContext) -> list[dict[str, Any]]:
         row["step"] = cf.step
         row["latest"] = cf.kind == "G" and latest is not None and _same_file(cf.path, latest)
         try:
-            ck = ctx.training_checkpoint(cf.path)
-            row.update(epoch=ck.iteration, lr=ck.current_lr, optimizer_steps=ck.optimizer_steps)
-            exp = expected_lr(ck.iteration, ck.learning_rate, decay)
-            row["lr_expected"] = exp
-            if exp is not None and ck.current_lr is not None:
-                row["lr_follows_schedule"] = math.isclose(ck.current_lr, exp, rel_tol=tol)
-        except RvcqaError as error:
-            row["error"] = str(error)
+            ck: Any = lazy_facts(ctx, cf.path, "model")
+        except LazyReadError:
+            try:
+                ck = ctx.training_checkpoint(cf.path)
+            except RvcqaError as error:
+                row["error"] = str(error)
+                rows.append(row)
+                continue
+        row.update(epoch=ck.iteration, lr=ck.current_lr, optimizer_steps=ck.optimizer_steps)
+        exp = expected_lr(ck.iteration, ck.learning_rate, decay)
+        row["lr_expected"] = exp
+        if exp is not None and ck.current_lr is not None:
+            row["lr_follows_schedule"] = math.isclose(ck.current_lr, exp, rel_tol=tol)
         rows.append(row)
     for em in md.epoch_models:
         if _same_file(em.path, md.inference_file):

@@ -73,13 +73,13 @@ def rvc_mel_settings(sr: int) -> MelSettings:
 
 
 @lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int):  # -> scipy.sparse.csr_matrix
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float):  # -> scipy.sparse.csr_matrix
     """librosa's Slaney mel filterbank as a sparse matrix: each filter spans few bins, and a
     sparse product avoids BLAS threads, which crawl on a busy shared machine."""
     import librosa
     import scipy.sparse
 
-    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=None)
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     return scipy.sparse.csr_matrix(basis.astype(np.float32))
 
 
@@ -108,7 +108,7 @@ def _log_mel_and_energy(y: np.ndarray, s: MelSettings) -> tuple[np.ndarray, np.n
     """(log-mel [n_mels, frames], frame power [frames]) with RVC's STFT and compression."""
     frames = _stft_frames(y, s)
     window = _window(s.win_length, s.n_fft)
-    basis = _mel_basis(s.sample_rate, s.n_fft, s.n_mels)
+    basis = _mel_basis(s.sample_rate, s.n_fft, s.n_mels, s.fmin, s.fmax)
     mels = []
     energy = []
     for start in range(0, frames.shape[0], 512):
@@ -182,7 +182,7 @@ def log_mel_l1(
 
 # --------------------------------------------------------------------------- MCD
 
-#: Frames per side above which DTW's cost matrix gets too large (N x M float64).
+#: Largest DTW cost matrix (reference frames x output frames, float64: 240 MB) we build.
 _MAX_DTW_CELLS = 30_000_000
 
 
