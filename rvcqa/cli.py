@@ -44,6 +44,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Run the checks on model directories (no pytest) and write the Markdown + HTML report."""
+    from rvcqa.report.command import run_report
+
+    return run_report(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rvcqa", description="Quality gate for RVC voice models")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-log", default=None, help="captured training stdout")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_inspect)
+
+    from rvcqa.report.command import add_arguments as _report_arguments
+
+    p = sub.add_parser("report", help="run the checks and write the diagnosis report (Markdown + self-contained HTML)")
+    _report_arguments(p)
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("demo", help="run the quality gate on the built-in demo model")
     p.add_argument("--results", default="rvcqa-results", help="results folder (default ./rvcqa-results)")

@@ -70,6 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("rvcqa_model_dirs", "model directories to gate when --model-dir is not given", type="paths", default=[])
     parser.addini("rvcqa_results", "results folder (default ./rvcqa-results)", default="")
     parser.addini("rvcqa_thresholds", "threshold overrides, KEY=VALUE per line", type="linelist", default=[])
+    _add_report_options(group)  # issue 8: see the "report & baselines" block at the end
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -269,3 +270,51 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("rvcqa summary")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+# --- report & baselines (issue 8) ---
+# Options: rvcqa.report.gate.add_options. The hooks are named pytest_rvcqa_gate_* (pytest only
+# looks at "pytest_" names) and registered under their pytest hook names through
+# ``specname`` so they never clash with this module's own hook functions; logic lives in
+# rvcqa.report.gate (report, baselines, exit status) and rvcqa.xdist (grouping, worker results).
+
+def _add_report_options(group: Any) -> None:
+    from rvcqa.report.gate import add_options
+
+    add_options(group)
+
+
+@pytest.hookimpl(specname="pytest_configure", trylast=True)
+def pytest_rvcqa_gate_configure(config: pytest.Config) -> None:
+    from rvcqa.report import gate
+
+    gate.configure(config, rvcqa_session(config))
+
+
+@pytest.hookimpl(specname="pytest_collection_modifyitems", tryfirst=True)
+def pytest_rvcqa_gate_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from rvcqa.report import gate
+
+    gate.collection_modifyitems(config, items)
+
+
+@pytest.hookimpl(specname="pytest_testnodedown", optionalhook=True)
+def pytest_rvcqa_gate_testnodedown(node: Any, error: Any) -> None:
+    from rvcqa.report import gate
+
+    gate.testnodedown(node.config, node, error)
+
+
+@pytest.hookimpl(specname="pytest_sessionfinish", trylast=True)
+def pytest_rvcqa_gate_sessionfinish(session: pytest.Session) -> None:
+    from rvcqa.report import gate
+
+    gate.sessionfinish(session, rvcqa_session(session.config))
+
+
+@pytest.hookimpl(specname="pytest_terminal_summary", trylast=True)
+def pytest_rvcqa_gate_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from rvcqa.report import gate
+
+    gate.terminal_summary(terminalreporter, config)
+# --- end report & baselines ---

@@ -1,21 +1,26 @@
-"""The end-of-run table: verdict per model, failed checks, and key measurements."""
+"""The end-of-run table: verdict per model, failed checks, and key measurements.
+
+Printed by the plugin's terminal summary on every run (serial or the xdist controller, where the
+workers' measurements have been merged into the controller's contexts first). Grouping uses the
+``("rvcqa_model", NAME)`` user property the plugin puts on every test report.
+"""
 from __future__ import annotations
 
 from typing import Any, Iterable
 
 from rvcqa.context import ModelContext
 
-#: measurements shown in the summary table, in order, with their format
+#: measurements shown in the summary table, in order, with their format and column title
 KEY_MEASUREMENTS = (
-    ("inference_layers", "{}"),
-    ("source_checkpoint", "{}"),
-    ("loss_mel_last", "{:.1f}"),
-    ("dataset_minutes", "{:.1f}"),
-    ("resynth_flatness", "{:.4f}"),
-    ("resynth_zcr_ratio", "{:.2f}"),
-    ("resynth_mel_distance", "{:.2f}"),
-    ("convert_flatness", "{:.4f}"),
-    ("convert_zcr_ratio", "{:.2f}"),
+    ("inference_layers", "{}", "layers"),
+    ("source_checkpoint", "{}", "source"),
+    ("loss_mel_last", "{:.1f}", "loss_mel"),
+    ("dataset_minutes", "{:.1f}", "data min"),
+    ("resynth_flatness", "{:.4f}", "resyn flat"),
+    ("resynth_zcr_ratio", "{:.2f}", "resyn zcr"),
+    ("resynth_mel_distance", "{:.2f}", "resyn mel"),
+    ("convert_flatness", "{:.4f}", "conv flat"),
+    ("convert_zcr_ratio", "{:.2f}", "conv zcr"),
 )
 
 
@@ -42,28 +47,59 @@ def verdicts(stats: dict[str, list[Any]]) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def summary_lines(models: Iterable[ModelContext], stats: dict[str, list[Any]]) -> list[str]:
+def _fmt(value: Any, fmt: str) -> str:
+    if value is None:
+        return "-"
+    try:
+        text = fmt.format(value)
+    except (ValueError, TypeError):
+        text = str(value)
+    return text if len(text) <= 28 else text[:25] + "..."
+
+
+def _verdict(counts: dict[str, list[str]]) -> str:
+    if counts.get("failed") or counts.get("error"):
+        return "FAIL"
+    return "PASS" if counts.get("passed") else "NOT RUN"
+
+
+def summary_table(models: Iterable[ModelContext], stats: dict[str, list[Any]]) -> list[str]:
+    """One aligned row per model: verdict, outcome counts and the key measurements present."""
+    models = list(models)
     by_model = verdicts(stats)
-    lines: list[str] = []
+    cols = [(key, fmt, title) for key, fmt, title in KEY_MEASUREMENTS
+            if any(ctx.measurements.get(key) is not None for ctx in models)]
+    header = ["model", "verdict", "passed", "failed", "skipped"] + [title for _, _, title in cols]
+    rows = [header]
     for ctx in models:
         counts = by_model.get(ctx.name, {})
         failed = counts.get("failed", []) + counts.get("error", [])
-        verdict = "FAIL" if failed else ("PASS" if counts.get("passed") else "NOT RUN")
-        lines.append(
-            f"{ctx.name}: {verdict}  ({len(counts.get('passed', []))} passed, {len(failed)} failed, "
-            f"{len(counts.get('skipped', []))} skipped)"
-        )
-        for nodeid in failed[:12]:
-            lines.append(f"    failed: {nodeid.split('::')[-1]}")
-        shown = []
-        for key, fmt in KEY_MEASUREMENTS:
-            if key in ctx.measurements and ctx.measurements[key] is not None:
-                try:
-                    shown.append(f"{key}={fmt.format(ctx.measurements[key])}")
-                except (ValueError, TypeError):
-                    shown.append(f"{key}={ctx.measurements[key]}")
-        if shown:
-            lines.append("    " + "  ".join(shown))
+        rows.append([ctx.name, _verdict(counts), str(len(counts.get("passed", []))), str(len(failed)),
+                     str(len(counts.get("skipped", [])))] + [_fmt(ctx.measurements.get(k), f) for k, f, _ in cols])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def summary_lines(models: Iterable[ModelContext], stats: dict[str, list[Any]]) -> list[str]:
+    """The table, then each model's failed tests and its results folder."""
+    models = list(models)
+    if not models:
+        return []
+    by_model = verdicts(stats)
+    lines = summary_table(models, stats)
+    for ctx in models:
+        counts = by_model.get(ctx.name, {})
+        failed = counts.get("failed", []) + counts.get("error", [])
+        details = [f"    failed: {nodeid.split('::')[-1]}" for nodeid in failed[:12]]
+        if len(failed) > 12:
+            details.append(f"    ... and {len(failed) - 12} more")
         if ctx.options.results_dir is not None and ctx.options.results_dir.exists():
-            lines.append(f"    results: {ctx.options.results_dir}")
+            details.append(f"    results: {ctx.options.results_dir}")
+        if details:
+            lines.append(f"{ctx.name}:")
+            lines += details
+    failing = [ctx.name for ctx in models if _verdict(by_model.get(ctx.name, {})) == "FAIL"]
+    ran = any(_verdict(by_model.get(ctx.name, {})) != "NOT RUN" for ctx in models)
+    verdict = f"FAIL ({', '.join(failing)})" if failing else ("PASS" if ran else "NOT RUN")
+    lines.append(f"checks: {verdict} - {len(models)} model{'s' if len(models) != 1 else ''}")
     return lines

@@ -474,15 +474,20 @@ class LazyCheckpoint:
         import torch
 
         dtype = getattr(torch, t.dtype)
+        if not isinstance(t.key, str) or "/" in t.key or ".." in t.key:
+            raise LazyReadError(f"bad storage name {t.key!r:.40}")
         try:
             raw = bytearray(self._zip.read(f"{self.prefix}data/{t.key}"))
         except (KeyError, OSError, EOFError) as exc:
             raise LazyReadError(f"storage {t.key}: {exc}") from None
         storage = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
         need = t.offset + sum((s - 1) * st for s, st in zip(t.size, t.stride)) + 1 if t.numel() else 0
-        if need > storage.numel():
-            raise LazyReadError(f"storage {t.key} is shorter than its tensor")
-        return torch.as_strided(storage, t.size, t.stride, t.offset).clone()
+        if need > storage.numel() or t.offset < 0 or any(st < 0 for st in t.stride):
+            raise LazyReadError(f"storage {t.key} does not hold its tensor")
+        try:
+            return torch.as_strided(storage, t.size, t.stride, t.offset).clone()
+        except RuntimeError as exc:
+            raise LazyReadError(f"storage {t.key}: {exc}") from None
 
 
 def lazy_state_dict(obj: Any, entry: str) -> dict[str, LazyTensor]:

@@ -185,7 +185,7 @@ def test_random_init_model_fails_resynthesis(model_dirs, tmp_path):
         assert f.failed, f.explain()
     assert "zero-crossing rate" in zcr.message and "ratio" in zcr.message and "allowed 0.5–2" in zcr.message
     assert zcr.measured < 0.5  # an untrained generator drifts slowly
-    assert "log-mel L1 distance to the GT" in mel.message and "limit 1.5" in mel.message
+    assert "log-mel L1 distance to the GT" in mel.message and "(limit 1.5)" in mel.message and "loss_mel" in mel.message
     assert mel.measured > 2.0
     assert "F0" in f0.message or "unvoiced" in f0.message
     assert "HuBERT" in (zcr.cause or "")
@@ -344,6 +344,28 @@ def test_feature_width_mismatch_fails_resynthesis(model_dirs, tmp_path):
     by = make_ctx(broken, tmp_path / "results", model_dirs["reference"]).findings(perceptual)
     f = by["perceptual.resynth_flatness"]
     assert f.failed and "holds 256-dim features but the model takes 768-dim" in f.message
+
+
+def test_conversion_f0_is_judged_against_the_transposed_input(model_dirs, tmp_path):
+    from rvcqa.checks import perceptual
+    from rvcqa.convert import ConversionMetrics
+    from rvcqa.metrics import F0Track, compare_f0
+
+    ctx = make_ctx(model_dirs["plain"], tmp_path / "results", model_dirs["reference"], transpose=12)
+    voiced = np.ones(200, dtype=bool)
+    ref = F0Track(np.full(200, 200.0), voiced, 0.01, {"tracker": "pyin"})
+    untransposed = F0Track(np.full(200, 200.0), voiced, 0.01, {"tracker": "pyin"})
+    octave_up = F0Track(np.full(200, 400.0), voiced, 0.01, {"tracker": "pyin"})
+
+    def judge(track):
+        m = ConversionMetrics("clip.wav", f0=compare_f0(ref, track, transpose_semitones=12))
+        return perceptual._convert_f0(ctx, [m], "1 reference clip", {}, True, 12.0)
+
+    bad = judge(untransposed)
+    assert bad.failed and "does not follow the input shifted +12 semitones" in bad.message
+    assert "median error 1200 cents (limit 50)" in bad.message and ctx.measurements["convert_f0_cents"] == 1200
+    good = judge(octave_up)
+    assert good.status.value == "passed" and "median error 0 cents" in good.message
 
 
 def _has(module: str) -> bool:

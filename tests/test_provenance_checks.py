@@ -258,6 +258,19 @@ def test_epoch_info_skips_free_text(models, tmp_path):
 
 # --------------------------------------------------------------------------- rvcqa.weights
 
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.integers(min_value=0, max_value=10**7))
+def test_fingerprint_indices_are_sorted_unique_and_in_range(numel):
+    idx = weights.fingerprint_indices(numel)
+    assert idx == sorted(set(idx))
+    assert all(0 <= i < numel for i in idx)
+    most = weights.FINGERPRINT_HEAD + weights.FINGERPRINT_SPREAD
+    assert len(idx) <= min(numel, most)
+    assert numel < most or len(idx) == most
+
+
 def test_normalize_key():
     assert weights.normalize_key("dec.ups.0.parametrizations.weight.original0") == "dec.ups.0.weight_g"
     assert weights.normalize_key("dec.ups.0.parametrizations.weight.original1") == "dec.ups.0.weight_v"

@@ -164,6 +164,17 @@ def lazy_facts(ctx: ModelContext, path: Path, entry: str) -> LazyFacts:
 
 
 def _lazy_facts(path: Path, entry: str) -> LazyFacts:
+    from rvcqa.weights import LazyReadError
+
+    try:
+        return _read_lazy_facts(path, entry)
+    except LazyReadError:
+        raise
+    except Exception as exc:  # anything odd in the pickle: the full safe loader will word it
+        raise LazyReadError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _read_lazy_facts(path: Path, entry: str) -> LazyFacts:
     from rvcqa.weights import LazyCheckpoint, LazyReadError, LazyTensor, lazy_fingerprint, lazy_state_dict, normalized
 
     with LazyCheckpoint(path) as ck:

@@ -272,7 +272,7 @@ def _file_format_failed(ctx: ModelContext, error: RvcqaError) -> Finding:
         from rvcqa.errors import UnsafeCheckpointError
 
         if isinstance(error, UnsafeCheckpointError):
-            cause = "the file contains pickled code, not only tensors: it may be malicious; do not load it with torch.load"
+            cause = "the file contains pickled code, not only tensors: it may be malicious; do not open it in RVC/Applio or with torch.load(weights_only=False)"
             measured = "unsafe pickle"
         else:
             measured = "unreadable"
@@ -548,7 +548,8 @@ def _canonical(ctx: ModelContext, model, cfg) -> Finding:
         msg = (f"config matches RVC's {name} sample-rate layout, but the widths are custom: {text}; "
                "the network loads only in a synthesizer built with these widths")
         make = {"failed": failed, "passed": passed}.get(mode, warning)
-        return make(cid, msg, measured=width_diff, expected="RVC's widths",
+        return make(cid, msg, measured={k: v["model"] for k, v in width_diff.items()},
+                    expected={k: v["rvc"] for k, v in width_diff.items()},
                     cause="a custom or narrow architecture (every RVC/Applio release model uses inter/hidden 192, "
                           "filter 768, upsample_initial_channel 512, gin 256)",
                     details=details)

@@ -238,7 +238,7 @@ def problem_summary(m: ModelReport, h: int) -> list[Block]:
     if headline is not None and not headline.skipped:
         out.append(Para(f"In one sentence: {headline.message}."
                         if not headline.message.endswith(".") else f"In one sentence: {headline.message}"))
-    failed = m.failed()
+    failed = [f for f in m.failed() if not (headline is not None and f is headline)]
     if failed:
         out.append(Para("What failed, in plain words:"))
         out.append(Bullets([f"**{check_title(f.check)}** - {f.message}" for f in failed]))
@@ -326,7 +326,10 @@ def output_section(m: ModelReport) -> list[Block]:
 
 def _scope(f: Finding) -> str:
     per = f.details.get("per_clip") or f.details.get("per_segment") or []
-    return f"{len(per)} {'clips' if 'per_clip' in f.details else 'segments'}" if per else "the clips measured"
+    if not per:
+        return "the clips measured"
+    noun = "clip" if "per_clip" in f.details else "segment"
+    return f"{len(per)} {noun}{'s' if len(per) != 1 else ''}"
 
 
 def _output_rows(m: ModelReport, kind: str, pairs: list[dict[str, Any]]) -> list[list[str]]:
@@ -623,7 +626,7 @@ def audio_section(m: ModelReport, plots_available: bool = True) -> list[Block]:
                           "Log-power spectrograms on the same dB scale. Speech shows harmonics and formants; noise "
                           "fills the whole band evenly."))
         out.append(Figure(f"{base}-f0", "f0_contours", f"{label}: F0 contours", dict(args),
-                          "F0 by YIN at 16 kHz (unvoiced frames left out). A healthy output follows the input's "
+                          "F0 by pYIN at 16 kHz, as the perceptual checks track it (unvoiced frames left out). A healthy output follows the input's "
                           "contour (shifted by any transpose)."))
         out.append(Figure(f"{base}-wave", "waveforms", f"{label}: waveforms", dict(args), ""))
     if audio.get("conversion") is not None and not any(k == "conversion" for k, _ in pairs):

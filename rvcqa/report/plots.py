@@ -133,19 +133,18 @@ def spectrograms(input: str, output: str, label_in: str = "input", label_out: st
 
 
 def _f0(y: Any, sr: int):
+    """F0 (Hz, NaN where unvoiced) by pYIN at 16 kHz: the tracker the perceptual checks use."""
     import numpy as np
 
-    from rvcqa.audio import resample
-    from rvcqa.features.f0 import extract_f0
+    from rvcqa.metrics.pitch import track_f0
 
-    y16 = resample(y, sr, 16000) if sr != 16000 else y
-    if y16.size < 1600 or not np.any(y16):
+    try:
+        track = track_f0(y, sr, name="audio")
+    except Exception:  # noqa: BLE001 - silent or too short audio has no contour
         return np.zeros(0), np.zeros(0)
-    f0 = extract_f0(y16, method="yin")
-    t = np.arange(len(f0)) * 0.01
-    f0 = f0.astype(float)
-    f0[f0 <= 0] = np.nan
-    return t, f0
+    f0 = np.asarray(track.f0_hz, dtype=float).copy()
+    f0[~np.asarray(track.voiced, dtype=bool) | (f0 <= 0)] = np.nan
+    return np.arange(len(f0)) * float(track.frame_period_s), f0
 
 
 def f0_contours(input: str, output: str, label_in: str = "input", label_out: str = "output") -> bytes:

@@ -136,41 +136,55 @@ class Decoder(nn.Module):
         """Harmonic source ``[B, 1, T*hop]`` for F0 frames ``[B, T]`` (NSF decoders only)."""
         return self.m_source(f0, self.upp, noise=noise, generator=generator)
 
-    def forward(
-        self, x: torch.Tensor, g: Optional[torch.Tensor] = None, source: Optional[torch.Tensor] = None
-    ) -> torch.Tensor:
-        """``x`` [B, C, T] latent, ``source`` [B, 1, T*hop] for NSF -> audio [B, 1, T*hop]."""
+    def _stage(self, i: int, x: torch.Tensor, source: Optional[torch.Tensor]) -> torch.Tensor:
+        """Upsampling stage ``i`` (the last one also applies ``conv_post`` and tanh)."""
+        x = self.ups[i](F.leaky_relu(x, LRELU_SLOPE))
+        if self.nsf:
+            x = x + self.noise_convs[i](source)
+        blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
+        xs = blocks[0](x)
+        for block in blocks[1:]:
+            xs = xs + block(x)
+        x = xs / self.num_kernels
+        if i == len(self.ups) - 1:
+            x = torch.tanh(self.conv_post(F.leaky_relu(x)))  # default slope 0.01 here, as in RVC
+        return x
+
+    def _prepare(self, x: torch.Tensor, g: Optional[torch.Tensor], source: Optional[torch.Tensor]) -> torch.Tensor:
         if self.nsf and source is None:
             raise ValueError("this decoder is NSF (f0 model): a source waveform is required")
         x = self.conv_pre(x)
         if g is not None and self.cond is not None:
             x = x + self.cond(g)
-        for i, up in enumerate(self.ups):
-            x = up(F.leaky_relu(x, LRELU_SLOPE))
-            if self.nsf:
-                x = x + self.noise_convs[i](source)
-            blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
-            xs = blocks[0](x)
-            for block in blocks[1:]:
-                xs = xs + block(x)
-            x = xs / self.num_kernels
-        x = self.conv_post(F.leaky_relu(x))  # default slope 0.01 here, as in RVC
-        return torch.tanh(x)
+        return x
+
+    def forward(
+        self, x: torch.Tensor, g: Optional[torch.Tensor] = None, source: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """``x`` [B, C, T] latent, ``source`` [B, 1, T*hop] for NSF -> audio [B, 1, T*hop]."""
+        x = self._prepare(x, g, source)
+        for i in range(len(self.ups)):
+            x = self._stage(i, x, source)
+        return x
+
+    def stage_context(self, i: int) -> int:
+        """Stage-``i`` input samples of context each side that one output chunk depends on."""
+        up = self.ups[i]
+        u, k = up.stride[0], up.kernel_size[0]
+        blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
+        reach_out = max(b.radius() for b in blocks) + 2  # + noise-conv edge
+        if i == len(self.ups) - 1:
+            reach_out += self.conv_post.padding[0]
+        return -(-k // u) + 2 + -(-reach_out // u) + 1
 
     def context_frames(self) -> int:
         """Frames of context each side beyond which an output frame cannot see (receptive radius)."""
         radius = 3.0  # conv_pre, in frames
         samples_per_frame = 1
-        for i, up in enumerate(self.ups):
-            u, k = up.stride[0], up.kernel_size[0]
-            radius += (k // u + 2) / samples_per_frame  # transposed conv reach, input samples
-            samples_per_frame *= u
-            if self.nsf:
-                radius += 2 / samples_per_frame  # noise conv edge padding, stage samples
-            blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
-            radius += max(b.radius() for b in blocks) / samples_per_frame
-        radius += 3 / samples_per_frame  # conv_post
-        return math.ceil(radius) + 2
+        for i in range(len(self.ups)):
+            radius += self.stage_context(i) / samples_per_frame
+            samples_per_frame *= self.ups[i].stride[0]
+        return math.ceil(radius) + 1
 
     def decode(
         self,
@@ -178,23 +192,46 @@ class Decoder(nn.Module):
         g: Optional[torch.Tensor] = None,
         source: Optional[torch.Tensor] = None,
         chunk_frames: Optional[int] = None,
+        chunk_elements: int = 1 << 19,
     ) -> torch.Tensor:
-        """Decode ``z`` [B, C, T] in chunks of ``chunk_frames`` with receptive-field context.
+        """Decode ``z`` [B, C, T] stage by stage, each stage in overlapping time chunks.
 
-        Each chunk is decoded with ``context_frames()`` extra frames on both sides and the
-        context is cut off again, so the result equals one forward pass up to float rounding
-        while working-set size (and so per-frame cost) stays constant for long inputs.
+        Every stage runs on chunks padded by its own receptive context (a few samples at that
+        stage's rate) and the context is cut off again, so the result equals :meth:`forward` up
+        to float rounding while the working set stays cache-sized: cost per second of audio
+        does not grow with length. ``chunk_frames``: frames per chunk for every stage; -1 sizes
+        each stage's chunks to about ``chunk_elements`` output values; None/0: one pass.
         """
-        t = z.shape[-1]
-        if not chunk_frames or t <= chunk_frames:
+        if not chunk_frames:
             return self(z, g, source)
-        ctx = self.context_frames()
-        hop = self.upp
-        out = z.new_empty(z.shape[0], 1, t * hop)
-        for a in range(0, t, chunk_frames):
-            b = min(t, a + chunk_frames)
-            lo, hi = max(0, a - ctx), min(t, b + ctx)
-            src = source[:, :, lo * hop : hi * hop] if source is not None else None
-            y = self(z[:, :, lo:hi], g, src)
-            out[:, :, a * hop : b * hop] = y[:, :, (a - lo) * hop : (b - lo) * hop]
+        x = self._prepare(z, g, source)
+        in_rate = 1  # stage-input samples per frame
+        for i, up in enumerate(self.ups):
+            u = up.stride[0]
+            if chunk_frames > 0:
+                frames = chunk_frames
+            else:
+                frames = max(1, chunk_elements // (up.out_channels * in_rate * u))
+            x = self._chunked_stage(i, x, source, frames * in_rate, self.upp // in_rate)
+            in_rate *= u
+        return x
+
+    def _chunked_stage(
+        self, i: int, x: torch.Tensor, source: Optional[torch.Tensor], chunk: int, src_per_in: int
+    ) -> torch.Tensor:
+        length = x.shape[-1]
+        if length <= chunk:
+            return self._stage(i, x, source)
+        u = self.ups[i].stride[0]
+        ctx = self.stage_context(i)
+        out: Optional[torch.Tensor] = None
+        for a in range(0, length, chunk):
+            b = min(length, a + chunk)
+            lo, hi = max(0, a - ctx), min(length, b + ctx)
+            src = source[:, :, lo * src_per_in : hi * src_per_in] if source is not None else None
+            y = self._stage(i, x[:, :, lo:hi], src)
+            if out is None:
+                out = y.new_empty(y.shape[0], y.shape[1], length * u)
+            out[:, :, a * u : b * u] = y[:, :, (a - lo) * u : (b - lo) * u]
+        assert out is not None
         return out

@@ -20,10 +20,11 @@ from rvcqa.synth.noise import randn_like
 PHONE_DIMS = {"v1": 256, "v2": 768}
 RVC_NOISE_SCALE = 0.66666  # the prior temperature hard-coded in RVC's infer()
 
-# Frames per decoder chunk. On CPU ~2 s keeps the HiFi-GAN working set cache-sized, so cost per
-# second of audio stays flat; a GPU prefers one big launch.
-CPU_CHUNK_FRAMES = 200
-CUDA_CHUNK_FRAMES = 3000
+# Output values per decoder chunk (per stage). On CPU ~2 MB of fp32 keeps HiFi-GAN's working set
+# in cache, so cost per second of audio stays flat; a GPU prefers big launches and only needs
+# chunks to bound memory on very long inputs.
+CPU_CHUNK_ELEMENTS = 1 << 19
+CUDA_CHUNK_ELEMENTS = 1 << 26
 
 
 def phone_dim(version: str) -> int:
@@ -154,9 +155,9 @@ class Synthesizer(nn.Module):
         [B, T] Hz (0 = unvoiced) for f0 models, None otherwise; ``sid`` speaker ids [B].
         ``noise_scale`` is the prior temperature (RVC: 0.66666); ``source_noise`` adds the NSF
         source's noise. All draws come from ``generator`` when given; with ``noise_scale=0`` and
-        ``source_noise=False`` nothing random is drawn. ``chunk_frames`` bounds the decoder's
-        working set (-1: device default, None/0: one pass); results do not depend on it beyond
-        float rounding.
+        ``source_noise=False`` nothing random is drawn. ``chunk_frames`` sets the decoder's chunking
+        (-1: sized per stage for the device, n > 0: n frames per chunk, None/0: one pass); results
+        do not depend on it beyond float rounding.
         """
         dev, dtype = self.device, self.dtype
         if not isinstance(sid, torch.Tensor):
@@ -169,8 +170,7 @@ class Synthesizer(nn.Module):
         if nsff0 is not None:
             nsff0 = torch.as_tensor(nsff0).to(dev, torch.float32)
         self._check_inputs(phone, phone_lengths, pitch, nsff0, sid)
-        if chunk_frames == -1:
-            chunk_frames = CUDA_CHUNK_FRAMES if dev.type == "cuda" else CPU_CHUNK_FRAMES
+        budget = CUDA_CHUNK_ELEMENTS if dev.type == "cuda" else CPU_CHUNK_ELEMENTS
         with torch.inference_mode():
             g = self.emb_g(sid)[:, :, None]
             m_p, logs_p, x_mask = self.enc_p(phone, pitch, phone_lengths)
@@ -182,7 +182,7 @@ class Synthesizer(nn.Module):
             source = None
             if self.f0:
                 source = self.dec.source(nsff0, noise=source_noise, generator=generator)
-            return self.dec.decode(z * x_mask, g, source, chunk_frames)
+            return self.dec.decode(z * x_mask, g, source, chunk_frames, budget)
 
     def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Same as :meth:`infer` (this class is for inference)."""

@@ -1,0 +1,176 @@
+"""``rvcqa report DIR... [--out PATH]``: run the checks (without pytest) and write the report.
+
+Mirrors the plugin's options (``--reference-model``, ``--pretrained``, ``--train-log``,
+``--hubert``, ``--rmvpe``, ``--reference-audio``, ``--results``, ``--segments``, ...). Each model gets
+a :class:`~rvcqa.context.ModelContext`, every check module's ``run`` is called through
+``ctx.findings(module)`` (the same cached findings the quality tests assert on), then the report,
+the optional baseline comparison and the JSON results are written.
+
+Exit status: 0 the gate passes, 1 a check failed or a measurement regressed, 2 bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rvcqa.baseline import baseline_path_type, parse_compare_fail, save_path_type
+from rvcqa.options import device_type, segments_type, threshold_type, transpose_type
+
+MODULES = ("structure", "provenance", "dataset", "trainlog", "perceptual")
+
+
+def checks_type(text: str) -> list[str]:
+    names = [n.strip() for n in text.replace(" ", ",").split(",") if n.strip()]
+    aliases = {"training": "trainlog", "hypotheses": "trainlog"}
+    names = [aliases.get(n, n) for n in names]
+    bad = [n for n in names if n not in MODULES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown check module(s) {', '.join(bad) or '(none)'}; choose from "
+                                         f"{', '.join(MODULES)}")
+    return names
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_dirs", nargs="+", metavar="DIR", help="experiment folder(s), e.g. logs/lexi")
+    p.add_argument("--out", default="rvcqa-results/report", metavar="PATH",
+                   help="report path: PATH.md + PATH.html (default rvcqa-results/report)")
+    p.add_argument("--model-file", default=None, metavar="PATH", help="inference .pth kept outside the folder")
+    p.add_argument("--reference-model", default=None, metavar="PATH", help="a known-good model to compare with")
+    p.add_argument("--reference-audio", action="append", default=[], metavar="PATH",
+                   help="audio file or folder to convert (default: bundled speech clips); repeatable")
+    p.add_argument("--hubert", default=None, metavar="PATH", help="RVC's hubert_base.pt")
+    p.add_argument("--rmvpe", default=None, metavar="PATH", help="RVC's rmvpe.pt")
+    p.add_argument("--pretrained", default=None, metavar="PATH", help="the pretrained base G")
+    p.add_argument("--train-log", default=None, metavar="PATH", help="captured training stdout")
+    p.add_argument("--results", "--rvcqa-results", dest="results", default=None, metavar="DIR",
+                   help="where converted audio goes (default ./rvcqa-results/NAME/)")
+    p.add_argument("--segments", type=segments_type, default=8, metavar="N|all", help="segments to resynthesise")
+    p.add_argument("--transpose", type=transpose_type, default=0, metavar="SEMITONES")
+    p.add_argument("--device", type=device_type, default="cpu", metavar="cpu|cuda|auto")
+    p.add_argument("--threshold", action="append", type=threshold_type, default=[], metavar="KEY=VALUE",
+                   help="override one threshold of the profile; repeatable")
+    p.add_argument("--checks", type=checks_type, default=list(MODULES), metavar="LIST",
+                   help=f"check modules to run, comma-separated (default all: {','.join(MODULES)})")
+    p.add_argument("--no-plots", action="store_true", help="write the report without pictures")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write findings and measurements as JSON")
+    p.add_argument("--save-baseline", type=save_path_type, default=None, metavar="PATH",
+                   help="save the measurements as a baseline")
+    p.add_argument("--baseline", type=baseline_path_type, default=None, metavar="PATH",
+                   help="compare with a saved baseline; a regression makes the exit status 1")
+    p.add_argument("--compare-fail", action="append", type=parse_compare_fail, default=[], metavar="EXPR",
+                   help='tolerances, e.g. "flatness:+0.02 mel_distance:5%%"')
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+
+def _contexts(args: argparse.Namespace) -> list[Any]:
+    from rvcqa.context import ModelContext, Options
+    from rvcqa.errors import RvcqaError
+    from rvcqa.modeldir import discover, resolve_model_dir_arg
+    from rvcqa.profile import build_profile
+
+    cwd = Path.cwd()
+    if args.model_file and len(args.model_dirs) > 1:
+        raise RvcqaError("--model-file applies to one model; pass it with a single DIR")
+    rvc_root = cwd if (cwd / "logs").is_dir() or (cwd / "assets").is_dir() else None
+    thresholds = build_profile(directory=cwd, cli=args.threshold)
+
+    def asset(given: str | None, rel: str) -> Path | None:
+        if given:
+            return Path(given).expanduser()
+        if rvc_root is not None and (rvc_root / rel).is_file():
+            return rvc_root / rel
+        return None
+
+    def path(value: str | None) -> Path | None:
+        if not value:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else cwd / p
+
+    results_root = (cwd / (args.results or "rvcqa-results")).resolve()
+    out, seen = [], set()
+    for arg in args.model_dirs:
+        p, _ = resolve_model_dir_arg(arg, cwd)
+        md = discover(p, model_file=args.model_file, train_log=args.train_log, rvc_root=rvc_root)
+        name = md.name if md.name not in seen else f"{md.name}-{len(seen)}"
+        seen.add(name)
+        root = md.root.resolve()
+        if results_root == root or root in results_root.parents:
+            raise RvcqaError(f"results folder {results_root} is inside the model directory {md.root}; rvcqa never "
+                             "writes into a model directory: choose another --results")
+        device = args.device
+        if device == "auto":
+            try:
+                import torch
+
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            except ImportError:  # pragma: no cover
+                device = "cpu"
+        options = Options(
+            reference_model=path(args.reference_model), pretrained=path(args.pretrained),
+            hubert=asset(args.hubert, "assets/hubert/hubert_base.pt"), rmvpe=asset(args.rmvpe, "assets/rmvpe/rmvpe.pt"),
+            reference_audio=[path(a) for a in args.reference_audio],  # type: ignore[misc]
+            results_dir=results_root / name, segments=args.segments, transpose=args.transpose, device=device,
+        )
+        ctx = ModelContext(md, options, thresholds)
+        if name != md.name:
+            ctx.md.name = name  # two folders with the same name: keep them apart in the report
+        out.append(ctx)
+    return out
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from rvcqa.report import write_report
+    from rvcqa.report.collect import collect
+
+    def say(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    contexts = _contexts(args)
+    reports = []
+    for ctx in contexts:
+        ctx.progress = lambda line, _n=ctx.name: say(f"  {_n}: {line}")
+        say(f"rvcqa report: checking {ctx.name} ({ctx.md.root}): {', '.join(args.checks)}")
+        rep = collect(ctx, run_missing=True, only=args.checks)
+        reports.append(rep)
+        c = rep.counts()
+        say(f"rvcqa report: {ctx.name}: {rep.verdict} ({c['passed']} passed, {c['failed']} failed, "
+            f"{c['warning']} warnings, {c['skipped']} skipped)")
+    status = 1 if any(r.verdict == "FAIL" for r in reports) else 0
+    current = {r.name: r.snapshot() for r in reports}
+    if args.baseline is not None:
+        from rvcqa.baseline import compare, format_lines, load
+
+        tolerances = [t for group in args.compare_fail for t in group]
+        result = compare(load(args.baseline), current, tolerances, baseline_path=str(args.baseline))
+        for line in format_lines(result):
+            print(line)
+        if result.failed:
+            status = 1
+    elif args.compare_fail:
+        print("rvcqa report: --compare-fail needs --baseline PATH", file=sys.stderr)
+        return 2
+    if args.save_baseline is not None:
+        from rvcqa.baseline import document, save
+
+        print(f"baseline: {save(args.save_baseline, document(current))}")
+    if args.json:
+        import json
+
+        from rvcqa.baseline import save
+
+        doc = {"format": "rvcqa-results", "version": 1,
+               "models": {r.name: {**{k: v for k, v in r.to_dict().items() if k != "facts"}, "verdict": r.verdict}
+                          for r in reports}}
+        print(f"results JSON: {save(args.json, json.loads(json.dumps(doc, default=str)))}")
+    paths = write_report(reports, args.out, plots=not args.no_plots)
+    for r in reports:
+        failed = ", ".join(f.check for f in r.failed()) or "-"
+        print(f"{r.name}: {r.verdict}; failed: {failed}")
+    pictures = f"{paths.pictures} picture{'s' if paths.pictures != 1 else ''}" if not paths.plots_note \
+        else f"no pictures: {paths.plots_note}"
+    print(f"report: {paths.markdown}\nreport: {paths.html} ({pictures})")
+    return status
