@@ -117,9 +117,9 @@ def load_pth(path: str | os.PathLike[str], *, mmap: bool = True) -> Any:
 
 
 def _unsafe_global(text: str) -> str:
-    match = re.search(r"(?:Unsupported global|GLOBAL|global)[:\s]+(?:GLOBAL\s+)?([\w.]+(?:\s[\w.]+)?)", text)
+    match = re.search(r"GLOBAL\s+([A-Za-z_][\w.]*)", text) or re.search(r"Unsupported global:\s*([A-Za-z_][\w.]*)", text)
     if match:
-        return repr(match.group(1).replace(" ", "."))
+        return repr(match.group(1).rstrip("."))
     match = re.search(r"Unsupported operand (\d+)", text)
     if match:
         return f"pickle opcode {match.group(1)}"

@@ -51,6 +51,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return run_report(args)
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    """Rank every saved checkpoint by resynthesis quality; recommend one; flag overtraining."""
+    from rvcqa.sweep import command
+
+    return command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rvcqa", description="Quality gate for RVC voice models")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="run the checks and write the diagnosis report (Markdown + self-contained HTML)")
     _report_arguments(p)
     p.set_defaults(func=_cmd_report)
+
+    from rvcqa.sweep import add_arguments as _sweep_arguments
+
+    p = sub.add_parser("sweep", help="rank every saved checkpoint (G_*.pth, per-epoch files) by measured quality "
+                                     "and recommend which to release")
+    _sweep_arguments(p)
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("demo", help="run the quality gate on the built-in demo model")
     p.add_argument("--results", default="rvcqa-results", help="results folder (default ./rvcqa-results)")

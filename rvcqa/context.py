@@ -32,6 +32,7 @@ class Options:
     transpose: int = 0
     device: str = "cpu"
     seed: int = 1234
+    sweep: bool = False  # rank every saved checkpoint (--rvcqa-sweep; rvcqa.checks.sweep)
 
 
 class ModelContext:

@@ -318,3 +318,51 @@ def pytest_rvcqa_gate_terminal_summary(terminalreporter: Any, config: pytest.Con
 
     gate.terminal_summary(terminalreporter, config)
 # --- end report & baselines ---
+
+
+# --- sweep (issue 10) ---
+# ``--rvcqa-sweep``: rank every saved checkpoint (rvcqa.checks.sweep; the work is rvcqa.sweep).
+# Registered under pytest's hook names through ``specname`` so nothing above changes: the option,
+# switching ``Options.sweep`` on for every model once the session exists (it is built either in
+# pytest_configure or lazily in pytest_generate_tests), and the sweep table in the terminal summary.
+
+@pytest.hookimpl(specname="pytest_addoption")
+def pytest_rvcqa_sweep_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rvcqa")
+    group.addoption("--rvcqa-sweep", action="store_true", dest="rvcqa_sweep", default=False,
+                    help="rank every saved checkpoint (G_*.pth, per-epoch files) by resynthesis quality and check "
+                         "that the released model is the best one (slow: minutes on CPU)")
+
+
+def _apply_sweep_option(config: pytest.Config) -> None:
+    session = rvcqa_session(config)
+    if session is not None and config.getoption("rvcqa_sweep", False):
+        for ctx in session.models:
+            ctx.options.sweep = True
+
+
+@pytest.hookimpl(specname="pytest_configure", trylast=True)
+def pytest_rvcqa_sweep_configure(config: pytest.Config) -> None:
+    _apply_sweep_option(config)
+
+
+@pytest.hookimpl(specname="pytest_generate_tests", trylast=True)
+def pytest_rvcqa_sweep_generate_tests(metafunc: pytest.Metafunc) -> None:
+    _apply_sweep_option(metafunc.config)
+
+
+@pytest.hookimpl(specname="pytest_terminal_summary")
+def pytest_rvcqa_sweep_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    session = rvcqa_session(config)
+    if session is None:
+        return
+    from rvcqa.checks.sweep import cached_result
+
+    for ctx in session.models:
+        result = cached_result(ctx)
+        if result is None:
+            continue
+        terminalreporter.section(f"rvcqa checkpoint sweep: {ctx.name}")
+        for line in result.table().splitlines():
+            terminalreporter.write_line(line)
+# --- end sweep ---

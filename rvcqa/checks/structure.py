@@ -64,17 +64,18 @@ RATE_DEFINING = (0, 9, 10, 11, 12, 14, 17)
 #: the widths and depths: a deviation is legitimate only if the weights were trained with it
 WIDTHS = (2, 3, 4, 5, 6, 7, 8, 13, 16)
 
-_COMMON = [32, 192, 192, 768, 2, 6, 3, 0, "1", [3, 7, 11], [[1, 3, 5], [1, 3, 5], [1, 3, 5]]]
-#: RVC_FORMATS 1.4 (a local copy used when rvcqa.synth.variants is not importable)
-_CANONICAL: dict[tuple[str, int], list[Any]] = {
-    ("v1", 32000): [513, *_COMMON, [10, 4, 2, 2, 2], 512, [16, 16, 4, 4, 4], 109, 256, 32000],
-    ("v1", 40000): [1025, *_COMMON, [10, 10, 2, 2], 512, [16, 16, 4, 4], 109, 256, 40000],
-    ("v1", 48000): [1025, *_COMMON, [10, 6, 2, 2, 2], 512, [16, 16, 4, 4, 4], 109, 256, 48000],
-    ("v2", 24000): [513, *_COMMON, [10, 6, 2, 2], 512, [20, 12, 4, 4], 109, 256, 24000],
-    ("v2", 32000): [513, *_COMMON, [10, 8, 2, 2], 512, [20, 16, 4, 4], 109, 256, 32000],
-    ("v2", 40000): [1025, *_COMMON, [10, 10, 2, 2], 512, [16, 16, 4, 4], 109, 256, 40000],
-    ("v2", 48000): [1025, *_COMMON, [12, 10, 2, 2], 512, [24, 20, 4, 4], 109, 256, 48000],
-}
+
+def _canonical_table() -> dict[tuple[str, int], list[Any]]:
+    """(version, sr) -> RVC's 18-element list (RVC_FORMATS 1.4), from rvcqa.synth.variants."""
+    global _TABLE_CACHE
+    if _TABLE_CACHE is None:
+        from rvcqa.synth.variants import CANONICAL_VARIANTS, canonical_config as _cc
+
+        _TABLE_CACHE = {(v, sr): _cc(v, sr) for v, sr in CANONICAL_VARIANTS}
+    return _TABLE_CACHE
+
+
+_TABLE_CACHE: dict[tuple[str, int], list[Any]] | None = None
 PHONE_WIDTH = {"v1": 256, "v2": 768}
 FLOW_POST = tuple(f"flow.flows.{i}.post.{p}" for i in (0, 2, 4, 6) for p in ("weight", "bias"))
 #: tensors whose RVC initialisation is constant (LayerNorm gamma=1/beta=0, the zero-initialised
@@ -88,15 +89,7 @@ def canonical_config(version: str, sr: int | None) -> list[Any] | None:
     """RVC's 18-element list for ``version`` at ``sr`` Hz, or None when RVC has none."""
     if sr is None:
         return None
-    try:
-        from rvcqa.synth.variants import canonical_config as _cc
-
-        value = _cc(version, sr)
-        if value is not None:
-            return list(value.to_list() if hasattr(value, "to_list") else value)
-    except (ImportError, AttributeError, KeyError, ValueError):
-        pass
-    found = _CANONICAL.get((version, int(sr)))
+    found = _canonical_table().get((version, int(sr)))
     return [list(x) if isinstance(x, list) else x for x in found] if found else None
 
 
@@ -107,7 +100,7 @@ def variant_name(version: str, sr: int | None) -> str:
 def _match_canonical_rates(config: list[Any]) -> list[str]:
     """Names of the canonical variants whose rate-defining elements equal ``config``'s."""
     out = []
-    for (version, sr), canon in _CANONICAL.items():
+    for (version, sr), canon in _canonical_table().items():
         if all(_same(config[i], canon[i]) for i in RATE_DEFINING):
             out.append(variant_name(version, sr))
     return out
@@ -176,7 +169,7 @@ def weight_variants(weight: dict[str, Any]) -> list[str]:
     phone = weight.get("enc_p.emb_phone.weight")
     width = int(phone.shape[1]) if phone is not None and phone.dim() == 2 else None
     out = []
-    for (version, sr), canon in _CANONICAL.items():
+    for (version, sr), canon in _canonical_table().items():
         if width is not None and PHONE_WIDTH[version] != width:
             continue
         if facts["ups_kernels"] != list(canon[14]):

@@ -1,0 +1,192 @@
+"""Which saved checkpoint is best, and is the released one it? (``--rvcqa-sweep`` / ``rvcqa sweep``)
+
+Runs :func:`rvcqa.sweep.run_sweep` once per model (cached on the context): every ``G_*.pth`` and
+per-epoch inference file resynthesises the same training segments, deterministically, and is
+scored by its log-mel distance to ``0_gt_wavs`` (flatness, ZCR, F0 and voicing error alongside).
+
+- ``sweep.released_vs_best``: FAILS when the released inference model scores measurably worse than
+  the best candidate (relative tolerance ``sweep.released_vs_best_mel``).
+- ``sweep.recommendation``: the candidate to release and why; a WARNING when quality stopped
+  improving long before the last checkpoint (more epochs would not help) or got worse at the end
+  (overtraining).
+
+Both are SKIPPED unless the sweep was asked for (it runs every checkpoint: minutes on CPU), and when
+there is a single candidate (nothing to compare).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rvcqa.context import ModelContext
+from rvcqa.errors import ModelDirError, RvcqaError
+from rvcqa.findings import Finding, failed, passed, skipped, warning
+
+CHECK_IDS: tuple[str, ...] = ("sweep.released_vs_best", "sweep.recommendation")
+
+DEFAULTS: dict[str, Any] = {
+    # The released model may score this much (relative) worse than the best candidate before the
+    # gate fails. The sweep is deterministic (same segments, prior mean, no source noise), so a
+    # difference is the weights', not chance; 5 % of a healthy in-band distance (~0.5-0.7) is
+    # ~0.03, a tenth of what a 0.7x level change alone costs (0.35, perceptual.resynth_mel_distance).
+    "sweep.released_vs_best_mel": 0.05,
+    # Differences of in-band log-mel L1 below this never count (0.01 nepers ~ 0.09 dB on average:
+    # inaudible), so near-zero distances (a model scored on its own outputs) are not split by noise.
+    "sweep.min_mel_difference": 0.01,
+    # "Stopped improving": the first checkpoint within 3 % of the best came at or before half of the
+    # run's steps. 3 % is below the step-to-step spread of healthy runs' resynthesis distance.
+    "sweep.plateau_tolerance": 0.03,
+    "sweep.plateau_fraction": 0.5,
+    # "Got worse at the end" (overtraining): the last checkpoint more than 5 % worse than the best
+    # (the same margin as the release tolerance).
+    "sweep.overtraining_tolerance": 0.05,
+    # Sample per candidate: 4 training segments + 2 held-out, each cut to its loudest 1.0 s (with
+    # 0.2 s of context): 6 s of audio. Full-size v2-48k resynthesis runs ~1-5x slower than real time
+    # on a 2-core CPU, so ten 450 MB candidates take minutes (benchmarks/test_sweep_speed.py).
+    "sweep.segments": 4,
+    "sweep.heldout_segments": 2,
+    "sweep.window_s": 1.0,
+}
+
+NOT_ASKED = "pass --rvcqa-sweep to rank checkpoints"
+
+
+def _thr(ctx: ModelContext, key: str) -> Any:
+    return ctx.threshold(key, DEFAULTS[key])
+
+
+def tolerances(ctx: ModelContext) -> Any:
+    from rvcqa.sweep import Tolerances
+
+    return Tolerances(
+        released_vs_best=float(_thr(ctx, "sweep.released_vs_best_mel")),
+        min_difference=float(_thr(ctx, "sweep.min_mel_difference")),
+        plateau=float(_thr(ctx, "sweep.plateau_tolerance")),
+        plateau_fraction=float(_thr(ctx, "sweep.plateau_fraction")),
+        overtraining=float(_thr(ctx, "sweep.overtraining_tolerance")),
+    )
+
+
+def sweep_result(ctx: ModelContext, *, plot: bool = True) -> Any:
+    """The model's :class:`rvcqa.sweep.SweepResult`, computed once per context."""
+    from rvcqa.sweep import run_sweep
+
+    window = _thr(ctx, "sweep.window_s")
+
+    def compute() -> Any:
+        return run_sweep(
+            ctx,
+            segments=int(_thr(ctx, "sweep.segments")),
+            heldout_segments=int(_thr(ctx, "sweep.heldout_segments")),
+            window_s=float(window) if window else None,
+            progress=getattr(ctx, "progress", None) or _stderr,
+            tolerances=tolerances(ctx),
+            plot=plot,
+        )
+
+    return ctx.cached("sweep:result", compute)
+
+
+def cached_result(ctx: Any) -> Any:
+    """The sweep this context already ran, or None (for summaries; runs nothing)."""
+    value = getattr(ctx, "_cache", {}).get("sweep:result")
+    from rvcqa.sweep import SweepResult
+
+    return value if isinstance(value, SweepResult) else None
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    stream = sys.__stderr__ or sys.stderr  # pytest captures sys.stderr; progress is for the person waiting
+    print(f"rvcqa: {line}", file=stream, flush=True)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(ctx: ModelContext) -> list[Finding]:
+    if not getattr(ctx.options, "sweep", False):
+        return [skipped(cid, NOT_ASKED) for cid in CHECK_IDS]
+    try:
+        result = sweep_result(ctx)
+    except ModelDirError as error:
+        return [skipped(cid, f"checkpoint sweep not possible: {error}") for cid in CHECK_IDS]
+    except RvcqaError as error:
+        return [failed(cid, f"checkpoint sweep failed: {error}") for cid in CHECK_IDS]
+    details = _details(result)
+    ctx.record("sweep_candidates", len(result.rows))
+    best = result.best_row
+    if best is not None and best.score(result.rank_on) is not None:
+        ctx.record("sweep_best_mel_distance", best.score(result.rank_on))
+    rel = result.released_row
+    if rel is not None and rel.score(result.rank_on) is not None:
+        ctx.record("sweep_released_mel_distance", rel.score(result.rank_on))
+    if len(result.rows) < 2:
+        only = result.rows[0].candidate.short if result.rows else "none"
+        why = (f"only one candidate ({only}): nothing to compare; keep more checkpoints to rank them "
+               "(RVC: 'save frequency' with 'save a small final model at every save point')")
+        return [skipped(cid, why, details=details) for cid in CHECK_IDS]
+    return [_released_vs_best(ctx, result, details), _recommendation(result, details)]
+
+
+def _details(result: Any) -> dict[str, Any]:
+    data = result.to_dict()
+    data["table"] = result.table()
+    return data
+
+
+def _released_vs_best(ctx: ModelContext, result: Any, details: dict[str, Any]) -> Finding:
+    cid = "sweep.released_vs_best"
+    tol = float(_thr(ctx, "sweep.released_vs_best_mel"))
+    min_diff = float(_thr(ctx, "sweep.min_mel_difference"))
+    rec, rel = result.recommendation, result.released_row
+    if rec is None:
+        return failed(cid, "no checkpoint could be measured: " + "; ".join(w.message for w in result.warnings[:3]),
+                      cause="the candidates do not load into the network the inference model's config describes, "
+                            "or produce silent/NaN audio", details=details)
+    if rel is None:
+        return skipped(cid, f"the released model cannot be compared: {result.released_how}", details=details)
+    rs = rel.score(result.rank_on)
+    if rs is None:
+        return skipped(cid, f"the released model {rel.candidate.label} could not be measured ({rel.error})",
+                       details=details)
+    best = result.rows[rec.index]
+    bs = rec.score
+    expected = f"<= best x {1 + tol:g}"
+    if result.released_index == rec.index:
+        return passed(cid, f"the released model is the best-measured candidate: {best.candidate.short} "
+                           f"({result.released_how}), log-mel distance {bs:.3f}", measured=rs, expected=expected,
+                      details=details)
+    rel_diff = (rs - bs) / bs if bs > 0 else (float("inf") if rs > bs else 0.0)
+    text = (f"released {rel.candidate.short} scores {rs:.3f}, best {best.candidate.short} {bs:.3f} "
+            f"({'+' if rel_diff >= 0 else ''}{100 * rel_diff:.0f}%; tolerance {tol:.0%}, or {min_diff:g} absolute); "
+            f"{result.released_how}")
+    if rs - bs > min_diff and rs > bs * (1 + tol):
+        return failed(cid, f"the released model is measurably worse than the best saved checkpoint: {text}",
+                      measured=rs, expected=expected,
+                      cause=f"the inference file was extracted from another epoch than the best one; release "
+                            f"{best.candidate.label} instead (RVC: ckpt processing -> extract small model from it, "
+                            "or copy the per-epoch file)", details=details)
+    return passed(cid, f"the released model is as good as the best candidate within tolerance: {text}",
+                  measured=rs, expected=expected, details=details)
+
+
+def _recommendation(result: Any, details: dict[str, Any]) -> Finding:
+    cid = "sweep.recommendation"
+    rec = result.recommendation
+    if rec is None:
+        return failed(cid, "no checkpoint could be measured: " + "; ".join(w.message for w in result.warnings[:3]),
+                      details=details)
+    best = result.rows[rec.index]
+    n = len(result.rows)
+    text = f"recommended of {n} candidates: {best.candidate.short}: {rec.reason}"
+    trend = result.warnings_of("plateau", "overtraining", "overfitting")
+    if trend:
+        return warning(cid, f"{text}. " + " ".join(w.message for w in trend), measured=rec.score,
+                       subject=str(best.candidate.path),
+                       cause="training ran past the point where it helped; keep the recommended checkpoint and "
+                             "train about that long next time", details=details)
+    n_trend = sum(1 for r in result.measured if r.candidate.kind != "released")
+    tail = ("no plateau long before the last checkpoint and no decline at the end beyond tolerance"
+            if n_trend >= 3 else f"{n_trend} checkpoints are too few to judge the trend (3 needed)")
+    return passed(cid, f"{text}; {tail}", measured=rec.score, subject=str(best.candidate.path), details=details)
