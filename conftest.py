@@ -1,10 +1,7 @@
-"""Repository-level conftest: the plugin is loaded through its pytest11 entry point once
-``pip install -e .`` has run; this makes a bare checkout without the install still work."""
-import importlib.metadata as _md
+"""Repository-level conftest: intentionally empty of plugins.
 
-try:
-    _installed = any(ep.value == "rvcqa.plugin" for ep in _md.entry_points(group="pytest11"))
-except Exception:  # pragma: no cover - unusual metadata
-    _installed = False
-if not _installed:
-    pytest_plugins = ["rvcqa.plugin"]
+The rvcqa plugin loads through its ``pytest11`` entry point (``pip install -e .``), and the test
+run enables ``pytester`` with ``-p pytester`` in ``pyproject.toml``. Nothing is declared here
+because this file is also seen when the shipped ``quality_tests/`` run from a user's RVC folder
+(where a ``pytest_plugins`` here would be an error in pytest 8).
+"""

@@ -7,7 +7,6 @@ from rvcqa.testing import assert_finding
 
 
 @pytest.mark.rvcqa_perceptual
-@pytest.mark.rvcqa_slow
 @pytest.mark.parametrize("check_id", perceptual.CHECK_IDS)
 def test_perceptual(rvc_model, check_id):
     assert_finding(rvc_model.findings(perceptual)[check_id])

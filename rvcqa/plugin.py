@@ -305,6 +305,13 @@ def pytest_rvcqa_gate_testnodedown(node: Any, error: Any) -> None:
     gate.testnodedown(node.config, node, error)
 
 
+@pytest.hookimpl(specname="pytest_configure_node", optionalhook=True)
+def pytest_rvcqa_gate_configure_node(node: Any) -> None:
+    from rvcqa import xdist
+
+    xdist.configure_node(node)
+
+
 @pytest.hookimpl(specname="pytest_sessionfinish", trylast=True)
 def pytest_rvcqa_gate_sessionfinish(session: pytest.Session) -> None:
     from rvcqa.report import gate

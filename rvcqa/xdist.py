@@ -25,6 +25,7 @@ from typing import Any, Iterable
 import pytest
 
 WORKEROUTPUT_KEY = "rvcqa"
+LOADGROUP_KEY = "rvcqa_loadgroup"
 GROUP_PREFIX = ""  # group name = model name; xdist appends "@<group>" to the test ids
 
 
@@ -61,6 +62,24 @@ def choose_loadgroup(config: pytest.Config) -> str | None:
     config.option.dist = "loadgroup"
     return ("pytest-xdist: --dist loadgroup (each model's tests on one worker, so its models and audio load once; "
             "pass --dist load to override)")
+
+
+def configure_node(node: Any) -> None:
+    """Controller, per worker: tell it when the controller switched to loadgroup.
+
+    A worker parses the original command line again, so it does not see a ``--dist`` the controller
+    chose itself; without ``config.option.loadgroup`` xdist's worker would not add the ``@group``
+    suffix to the test ids and the groups would be ignored.
+    """
+    config = node.config
+    if config.getoption("dist", "no") == "loadgroup":
+        node.workerinput[LOADGROUP_KEY] = True
+
+
+def worker_loadgroup(config: pytest.Config) -> None:
+    """Worker: apply what :func:`configure_node` sent."""
+    if getattr(config, "workerinput", {}).get(LOADGROUP_KEY):
+        config.option.loadgroup = True
 
 
 def group_items(items: Iterable[pytest.Item]) -> int:

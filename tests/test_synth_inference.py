@@ -16,6 +16,15 @@ from rvcqa.synth.variants import CANONICAL_VARIANTS, narrow_config
 CONFORMANCE = Path(__file__).parent / "data" / "conformance"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Correctness only: on a shared 2-core machine one thread is faster and steadier."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _inputs(version: str, frames: int, f0: bool, batch: int = 1, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     phone = torch.randn(batch, frames, 768 if version == "v2" else 256, generator=g)
@@ -185,6 +194,19 @@ def test_chunked_decoding_equals_one_pass(name: str) -> None:
         assert parts.shape == whole.shape
         diff = (parts - whole).abs().max() / whole.abs().max()
         assert diff < 1e-4, f"chunk {chunk}: max diff {diff:.2e} of output scale"
+
+
+def test_auto_chunk_sizes_equal_one_pass() -> None:
+    """The default (per-stage element budget) chunking, forced small, matches one pass."""
+    net = load_synthesizer(CONFORMANCE / "v1_48k_f0.pth")
+    dec = net.dec
+    z = torch.randn(1, 16, 90)
+    g = net.emb_g(torch.tensor([1]))[:, :, None]
+    source = dec.source(torch.linspace(100, 300, 90)[None], noise=False)
+    with torch.inference_mode():
+        whole = dec.decode(z, g, source, None)
+        parts = dec.decode(z, g, source, -1, chunk_elements=4096)
+    assert (parts - whole).abs().max() / whole.abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("version,sr", [("v2", 48000), ("v1", 32000), ("v2", 24000)])

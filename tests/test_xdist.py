@@ -16,7 +16,7 @@ import pytest
 
 from rvcqa.xdist import strip_group
 
-pytest_plugins = ("pytester",)
+
 pytest.importorskip("xdist")
 
 SELECT = "not rvcqa_perceptual and not rvcqa_speed and not rvcqa_slow"

@@ -85,6 +85,7 @@ def configure(config: pytest.Config, session: Any) -> None:
     st = GateState()
     config.stash[_STATE_KEY] = st
     if xd.is_worker(config):
+        xd.worker_loadgroup(config)
         return
     path = config.getoption("rvcqa_baseline", None)
     if path is not None:

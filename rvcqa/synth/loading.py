@@ -89,7 +89,7 @@ def _coerce(source: Any) -> _Model:
             raise SynthesizerLoadError("not an RVC inference model: no 'config' entry")
         extra = {k: v for k, v in source.items() if k not in ("weight", "config")}
         return _Model(
-            label=str(source.get("path", "<dict>")),
+            label=str(source.get("path", "in-memory model")),
             weight=dict(source["weight"]),
             config=source["config"],
             version=str(source.get("version", "v1")),  # RVC's default for files without the key
@@ -100,7 +100,7 @@ def _coerce(source: Any) -> _Model:
         extra = dict(getattr(source, "extra", None) or {})
         version = getattr(source, "version", None) or "v1"
         return _Model(
-            label=str(getattr(source, "path", "<record>")),
+            label=str(getattr(source, "path", None) or "in-memory model"),
             weight=dict(source.weight),
             config=source.config,
             version=str(version),

@@ -1,0 +1,76 @@
+"""The gate on every catalogue fixture, run through pytester exactly as a user runs it.
+
+For each fixture the set of failed quality checks must equal the catalogue's expectation (no
+false alarms, no misses), and each failure must say what the catalogue says it says.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from fixtures import catalog
+
+CHECK_IN_ID = re.compile(r"\[(?:[^\]]*?-)?((?:structure|provenance|dataset|training|perceptual|sweep)\.[\w.]+)\]")
+
+
+def run_gate(pytester: pytest.Pytester, model_dir: Path, results: Path, *, perceptual: bool) -> dict[str, dict[str, str]]:
+    """Run the quality suite on one model dir; outcome and failure text per check id."""
+    marks = "not rvcqa_speed and not rvcqa_slow" + ("" if perceptual else " and not rvcqa_perceptual")
+    result = pytester.runpytest_inprocess(
+        "--model-dir", str(model_dir), "--rvcqa-results", str(results), "-m", marks,
+        "-p", "no:cacheprovider", "--benchmark-disable", "-q", "--rvcqa-segments", "2",
+    )
+    out: dict[str, dict[str, str]] = {}
+    for report in result.reprec.getreports("pytest_runtest_logreport"):
+        match = CHECK_IN_ID.search(report.nodeid)
+        if not match:
+            continue
+        cid = match.group(1)
+        if report.when == "call" or report.outcome != "passed":
+            out[cid] = {"outcome": report.outcome, "text": str(report.longrepr) if report.longrepr else ""}
+    assert out, result.stdout.str()[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def fixture_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return catalog.cache_root()
+
+
+@pytest.mark.parametrize("name", [n for n, f in catalog.EXPECTED.items() if not f.perceptual])
+def test_fixture_fails_exactly_its_checks(pytester: pytest.Pytester, fixture_cache: Path, name: str, tmp_path: Path) -> None:
+    expected = catalog.EXPECTED[name]
+    root = catalog.build_fixture(name, fixture_cache)
+    outcomes = run_gate(pytester, root, tmp_path / "results", perceptual=False)
+    failed = {cid for cid, o in outcomes.items() if o["outcome"] == "failed"}
+    assert failed == set(expected.fails), f"{name}: failed {sorted(failed)}, expected {sorted(expected.fails)}"
+    for cid, phrase in expected.fails.items():
+        assert phrase in outcomes[cid]["text"], f"{name}: {cid} message lacks {phrase!r}:\n{outcomes[cid]['text']}"
+
+
+@pytest.mark.parametrize("name", [n for n, f in catalog.EXPECTED.items() if f.perceptual])
+def test_fixture_with_perceptual_suite(pytester: pytest.Pytester, fixture_cache: Path, name: str, tmp_path: Path) -> None:
+    expected = catalog.EXPECTED[name]
+    root = catalog.build_fixture(name, fixture_cache)
+    outcomes = run_gate(pytester, root, tmp_path / "results", perceptual=True)
+    failed = {cid for cid, o in outcomes.items() if o["outcome"] == "failed"}
+    assert failed == set(expected.fails), f"{name}: failed {sorted(failed)}, expected {sorted(expected.fails)}"
+    for cid, phrase in expected.fails.items():
+        assert phrase in outcomes[cid]["text"], f"{name}: {cid} message lacks {phrase!r}:\n{outcomes[cid]['text']}"
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() + f":{p.stat().st_mtime_ns}"
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_model_dir_is_read_only(pytester: pytest.Pytester, fixture_cache: Path, tmp_path: Path) -> None:
+    """A full run (all suites, perceptual included) leaves the model directory byte-identical."""
+    root = catalog.build_fixture("lexi", fixture_cache)
+    before = _tree_digest(root.parent.parent)
+    run_gate(pytester, root, tmp_path / "results", perceptual=True)
+    assert _tree_digest(root.parent.parent) == before
+    assert any((tmp_path / "results").rglob("*.wav")), "resynthesis wrote no audio to the results folder"
