@@ -305,11 +305,11 @@ def pytest_rvcqa_gate_testnodedown(node: Any, error: Any) -> None:
     gate.testnodedown(node.config, node, error)
 
 
-@pytest.hookimpl(specname="pytest_configure_node", optionalhook=True)
-def pytest_rvcqa_gate_configure_node(node: Any) -> None:
-    from rvcqa import xdist
+@pytest.hookimpl(specname="pytest_xdist_make_scheduler", optionalhook=True, tryfirst=True)
+def pytest_rvcqa_gate_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from rvcqa.report import gate
 
-    xdist.configure_node(node)
+    return gate.make_scheduler(config, log, rvcqa_session(config))
 
 
 @pytest.hookimpl(specname="pytest_sessionfinish", trylast=True)
@@ -346,6 +346,23 @@ def _apply_sweep_option(config: pytest.Config) -> None:
     if session is not None and config.getoption("rvcqa_sweep", False):
         for ctx in session.models:
             ctx.options.sweep = True
+            ctx.sweep_progress = _sweep_progress(config)  # type: ignore[attr-defined]
+
+
+def _sweep_progress(config: pytest.Config) -> Any:
+    """One line per candidate on stderr while the test runs (as live logging does: capture paused)."""
+    import sys
+
+    capman = config.pluginmanager.getplugin("capturemanager")
+
+    def write(line: str) -> None:
+        if capman is None:
+            print(f"rvcqa: {line}", file=sys.stderr, flush=True)
+            return
+        with capman.global_and_fixture_disabled():
+            print(f"rvcqa: {line}", file=sys.stderr, flush=True)
+
+    return write
 
 
 @pytest.hookimpl(specname="pytest_configure", trylast=True)

@@ -190,6 +190,7 @@ class SweepResult:
     warnings: list[SweepWarning] = field(default_factory=list)
     released_index: Optional[int] = None
     released_how: str = ""
+    released_file: Optional[Path] = None
     plot_path: Optional[Path] = None
     plot_note: str = ""
     out_dir: Optional[Path] = None
@@ -227,6 +228,7 @@ class SweepResult:
                                                         "reason": rec.reason},
             "warnings": [{"kind": w.kind, "message": w.message} for w in self.warnings],
             "released_index": self.released_index, "released_how": self.released_how,
+            "released_file": str(self.released_file) if self.released_file else None,
             "plot_path": str(self.plot_path) if self.plot_path else None, "plot_note": self.plot_note,
             "out_dir": str(self.out_dir) if self.out_dir else None, "settings": self.settings,
             "seconds": round(self.seconds, 1),
@@ -573,24 +575,24 @@ def _identify_released(ctx: Any, cands: list[SweepCandidate]) -> tuple[Optional[
     resolved = inf.resolve()
     for i, c in enumerate(cands):
         if any(p.resolve() == resolved for p in [c.path, *c.also]):
-            return i, f"{inf.name} is the per-epoch file {c.label} itself", []
+            return i, f"it is the per-epoch file {c.label} itself", []
     try:
         from rvcqa.checks.provenance import find_source
 
         search = find_source(ctx)
     except RvcqaError as error:
         cands.append(SweepCandidate(inf, "released", None, None))
-        return len(cands) - 1, f"{inf.name} could not be compared with the checkpoints ({error})", [
+        return len(cands) - 1, f"it could not be compared with the checkpoints ({error})", [
             SweepWarning("released_unknown", f"which checkpoint {inf.name} came from is unknown: {error}")]
     for match in search.matches:
         for i, c in enumerate(cands):
             if any(p.resolve() == match.path.resolve() for p in [c.path, *c.also]):
-                return i, f"{inf.name} is bit-equal to {match.path.name} after fp16 rounding (RVC's extraction)", []
+                return i, f"bit-equal to {match.path.name} after fp16 rounding (what RVC's extraction writes)", []
     model = ctx.inference_model()
     step = model.extra.get("step") if isinstance(model.extra.get("step"), int) else None
     cands.append(SweepCandidate(inf, "released", step, model.epoch, plot_step=step or None))
-    return len(cands) - 1, (f"{inf.name} is not bit-equal (after fp16 rounding) to any checkpoint here, so it was "
-                            "measured as an extra candidate"), []
+    return len(cands) - 1, ("not bit-equal (after fp16 rounding) to any checkpoint here, so it was measured as an "
+                            "extra candidate"), []
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -702,7 +704,8 @@ def run_sweep(
 
     result = SweepResult(
         name=ctx.name, rows=rows, rank_on=rank_on, heldout=heldout, train_stems=[p.segment.stem for p in train_p],
-        released_index=released_index, released_how=released_how, out_dir=out_dir, loss_mel=series,
+        released_index=released_index, released_how=released_how, released_file=md.inference_file,
+        out_dir=out_dir, loss_mel=series,
         warnings=warnings,
         settings={
             "noise_scale": 0.0, "source_noise": False, "speaker_id": 0, "seed": seed,
@@ -739,6 +742,13 @@ def _fmt(x: Optional[float], spec: str = ".3f") -> str:
     return "n/a" if x is None else format(x, spec)
 
 
+def _flat(x: Optional[float]) -> str:
+    """Flatness: 4 decimals, scientific below 0.0005 (speech ~0.002, white noise 0.56)."""
+    if x is None:
+        return "n/a"
+    return f"{x:.4f}" if abs(x) >= 0.0005 or x == 0 else f"{x:.1e}"
+
+
 def _progress_line(k: int, total: int, row: SweepRow, rank_on: str) -> str:
     head = f"sweep {k}/{total} {row.candidate.short}"
     if row.error:
@@ -749,7 +759,7 @@ def _progress_line(k: int, total: int, row: SweepRow, rank_on: str) -> str:
     if row.heldout is not None:
         parts.append(f"{_fmt(row.heldout.mel)} held-out")
     s = row.train or row.heldout
-    extra = f", flatness {_fmt(s.flatness, '.4f')}" if s is not None else ""
+    extra = f", flatness {_flat(s.flatness)}" if s is not None else ""
     return f"{head}: {' / '.join(parts)}{extra} [{row.seconds:.1f} s]"
 
 
@@ -765,10 +775,12 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _pct(a: float, b: float) -> str:
-    """How much worse ``a`` is than ``b`` in percent ("inf" when b is 0)."""
-    if b > 0:
+    """How much worse ``a`` is than ``b``: percent, or the plain difference when ``b`` is ~0."""
+    if math.isinf(a):
+        return "no usable output"
+    if b > 1e-6:
         return f"{100 * (a - b) / b:+.0f}%"
-    return "+inf%" if a > b else "+0%"
+    return f"{a - b:+.3f}"
 
 
 def _worse(a: float, b: float, rel: float, abs_tol: float) -> bool:
@@ -791,9 +803,10 @@ def analyse(result: SweepResult, tol: Tolerances) -> None:
     where = "the held-out slice (never trained on)" if rank_on == "heldout" else "the training sample"
     n = (best.heldout if rank_on == "heldout" else best.train).n  # type: ignore[union-attr]
     reason = f"lowest log-mel distance to the targets on {where}: {best_score:.3f} (median over {n} segments)"
-    others = sorted((r.score(rank_on), r) for i, r in measured if i != best_i)  # type: ignore[type-var]
+    others = sorted(((r.score(rank_on), i) for i, r in measured if i != best_i))  # type: ignore[type-var]
     if others:
-        s2, r2 = others[0]
+        s2, i2 = others[0]
+        r2 = rows[i2]
         reason += f"; next best {r2.candidate.label} {s2:.3f} ({_pct(s2, best_score)})"
     reason += _second_opinion(result, best_i, best, tol)
     result.recommendation = Recommendation(best_i, best.candidate.label, best_score, reason)
@@ -807,17 +820,16 @@ def analyse(result: SweepResult, tol: Tolerances) -> None:
         if _worse(rs, best_score, tol.released_vs_best, tol.min_difference):
             result.warnings.append(SweepWarning(
                 "released_not_best",
-                f"the released model {_released_name(result)} ({result.released_how}) is not the best-measured "
+                f"the released model {_released_name(result)} is not the best-measured "
                 f"candidate: it scores {rs:.3f} against {best_score:.3f} for {best.candidate.short} "
                 f"({_pct(rs, best_score)}; tolerance {tol.released_vs_best:.0%}); release {best.candidate.label} "
                 "instead (RVC: ckpt processing -> extract small model, or use the per-epoch file)"))
 
 
 def _released_name(result: SweepResult) -> str:
-    r = result.released_row
-    if r is None:
-        return "?"
-    return r.candidate.label if r.candidate.kind == "released" else f"({r.candidate.label})"
+    """``sw.pth (bit-equal to G_500.pth ...)``: the released file and how it was matched."""
+    name = result.released_file.name if result.released_file else "?"
+    return f"{name} ({result.released_how})"
 
 
 def _second_opinion(result: SweepResult, best_i: int, best: SweepRow, tol: Tolerances) -> str:
@@ -828,7 +840,7 @@ def _second_opinion(result: SweepResult, best_i: int, best: SweepRow, tol: Toler
         return ""
     oi, os_ = min(scored, key=lambda t: (t[1], t[0]))
     name = "training sample" if other == "train" else (
-        "held-out slice" if result.heldout.kind == "not_in_filelist" else "set-aside segments")
+        "held-out slice" if result.heldout.kind == "not_in_filelist" else "set-aside slice")
     mine = float(best.score(other))  # type: ignore[arg-type]
     if oi == best_i:
         return f"; the {name} agrees ({mine:.3f}, its best)"
@@ -913,7 +925,7 @@ def format_table(result: SweepResult) -> str:
         full = s.mel_full if s is not None else None
         cells += [
             _fmt(None if full is None else full * C_MEL, ".1f"), _fmt(r.loss_mel, ".1f"),
-            _fmt(s.flatness if s else None, ".4f"), _fmt(s.zcr_ratio if s else None, ".2f"),
+            _flat(s.flatness if s else None), _fmt(s.zcr_ratio if s else None, ".2f"),
             _fmt(s.f0_cents if s else None, ".0f"), _fmt(s.vde if s else None, ".2f"), f"{r.seconds:.0f} s",
         ]
         lines.append(cells)
@@ -927,7 +939,7 @@ def format_table(result: SweepResult) -> str:
     out.append(f"held-out: {result.heldout.description}")
     if rec is not None:
         out.append(f"recommended: {result.rows[rec.index].candidate.short}: {rec.reason}")
-    out.append(f"released: {result.released_how}")
+    out.append(f"released: {_released_name(result)}" if result.released_file else f"released: {result.released_how}")
     for w in result.warnings:
         out.append(f"warning: {w.message}")
     if result.plot_path:
@@ -970,14 +982,14 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
         tw.plot([s for s, _ in result.loss_mel], [v for _, v in result.loss_mel], color="0.6", lw=0.8,
                 label="train.log loss_mel")
         tw.set_ylabel("loss_mel (train.log)", color="0.4")
-        tw.legend(loc="upper center", fontsize=8)
+        _legend(tw, loc="upper center")
     rec = result.best_row
     for r, marker, color, label in ((rec, "*", "green", "recommended"), (result.released_row, "s", "red", "released")):
         if r is not None and r.candidate.plot_step is not None and r.score("train" if r.train else "heldout") is not None:
             y = (r.train or r.heldout).mel  # type: ignore[union-attr]
             ax1.plot([r.candidate.plot_step], [y], marker=marker, markersize=16, color=color, ls="none",
                      fillstyle="none", mew=2, label=label)
-    ax1.legend(loc="upper right", fontsize=8)
+    _legend(ax1, loc="upper right")
     ax1.grid(alpha=0.3)
     for ax, items, ylabel in (
         (ax2, (("flatness", lambda r: (r.train or r.heldout).flatness, "#2ca02c"),), "spectral flatness"),
@@ -995,15 +1007,15 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
         tw2.plot(x, y, marker="^", color="#8c564b", label="ZCR ratio (output / GT)")
         tw2.axhline(1.0, color="#8c564b", lw=0.6, ls=":")
     tw2.set_ylabel("ZCR ratio")
-    tw2.legend(loc="upper right", fontsize=8)
+    _legend(tw2, loc="upper right")
     tw3 = ax3.twinx()
     x, y = series(lambda r: (r.train or r.heldout).vde)
     if x:
         tw3.plot(x, y, marker="^", color="#e377c2", label="voicing error")
     tw3.set_ylabel("voicing error")
-    tw3.legend(loc="upper right", fontsize=8)
-    ax2.legend(loc="upper left", fontsize=8)
-    ax3.legend(loc="upper left", fontsize=8)
+    _legend(tw3, loc="upper right")
+    _legend(ax2, loc="upper left")
+    _legend(ax3, loc="upper left")
     ax3.set_xlabel("step")
     if not xs:
         ax1.text(0.5, 0.5, "no candidate with a known step", transform=ax1.transAxes, ha="center")
@@ -1011,6 +1023,11 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=100)
     return path
+
+
+def _legend(ax: Any, **kw: Any) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, **kw)
 
 
 # --------------------------------------------------------------------------- CLI

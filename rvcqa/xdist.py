@@ -1,10 +1,13 @@
 """pytest-xdist support: one worker per model's heavy fixtures, results merged on the controller.
 
-- **Grouping.** Every quality test of a model carries ``@pytest.mark.xdist_group(name=MODEL)``
-  (added at collection), and a plain ``-n N`` switches xdist from ``--dist load`` to
-  ``--dist loadgroup``: all tests of one model run on one worker, so its checkpoints are loaded and
-  its audio synthesised once. Pass ``--dist load`` (or any other mode) explicitly to keep xdist's
-  choice; ``--dist loadscope`` also works (the quality tests' session fixtures are per model).
+- **Grouping.** A plain ``-n N`` (and ``--dist loadgroup``) schedules the quality tests one model
+  at a time: all tests of a model run on one worker, so its checkpoints are loaded and its audio
+  synthesised once per run, not once per worker. rvcqa supplies the scheduler itself
+  (``pytest_xdist_make_scheduler``: xdist's LoadScopeScheduling with the model as the scope),
+  because xdist's own loadgroup relies on rewriting test ids, which pytest >= 9.2 no longer allows
+  (pytest-xdist#1386: the ``xdist_group`` marks are silently ignored). The quality tests also carry
+  ``@pytest.mark.xdist_group(name=MODEL)`` for xdist versions that honour it again. Pass
+  ``--dist load`` (or loadscope, loadfile, worksteal) explicitly to use xdist's own schedulers.
 - **Results.** Workers run the checks; the controller only sees test reports. So each worker puts
   its models' findings and measurements (JSON) into ``config.workeroutput["rvcqa"]`` in
   ``pytest_sessionfinish``, and the controller merges them in ``pytest_testnodedown`` (syrupy's
@@ -25,7 +28,6 @@ from typing import Any, Iterable
 import pytest
 
 WORKEROUTPUT_KEY = "rvcqa"
-LOADGROUP_KEY = "rvcqa_loadgroup"
 GROUP_PREFIX = ""  # group name = model name; xdist appends "@<group>" to the test ids
 
 
@@ -55,31 +57,45 @@ def _explicit_dist(config: pytest.Config) -> bool:
     return any(str(a) == "--dist" or str(a).startswith("--dist=") for a in args)
 
 
-def choose_loadgroup(config: pytest.Config) -> str | None:
-    """Switch a plain ``-n N`` run to ``--dist loadgroup``; returns a header line when it did."""
-    if not is_controller(config) or config.getoption("dist") != "load" or _explicit_dist(config):
-        return None
-    config.option.dist = "loadgroup"
-    return ("pytest-xdist: --dist loadgroup (each model's tests on one worker, so its models and audio load once; "
-            "pass --dist load to override)")
+def wants_model_scheduling(config: pytest.Config) -> bool:
+    """A plain ``-n N`` (xdist's implicit ``--dist load``) or an explicit ``--dist loadgroup``."""
+    if not is_controller(config):
+        return False
+    dist = config.getoption("dist")
+    return dist == "loadgroup" or (dist == "load" and not _explicit_dist(config))
 
 
-def configure_node(node: Any) -> None:
-    """Controller, per worker: tell it when the controller switched to loadgroup.
+def make_scheduler(config: pytest.Config, log: Any, models: Iterable[str]) -> Any:
+    """A :class:`ModelScheduling` for this run (xdist imported here, only under xdist)."""
+    from xdist.scheduler import LoadScopeScheduling
 
-    A worker parses the original command line again, so it does not see a ``--dist`` the controller
-    chose itself; without ``config.option.loadgroup`` xdist's worker would not add the ``@group``
-    suffix to the test ids and the groups would be ignored.
-    """
-    config = node.config
-    if config.getoption("dist", "no") == "loadgroup":
-        node.workerinput[LOADGROUP_KEY] = True
+    class ModelScheduling(LoadScopeScheduling):
+        """xdist's LoadScopeScheduling with one scope per model: ``[MODEL-...]`` in the test id.
+
+        Tests of other scopes keep xdist's ``@group`` suffix (``--dist loadgroup``) or, without one,
+        are scheduled one by one as with ``--dist load``.
+        """
+
+        names = sorted(set(models), key=len, reverse=True)
+
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid, self.names)
+
+    return ModelScheduling(config, log)
 
 
-def worker_loadgroup(config: pytest.Config) -> None:
-    """Worker: apply what :func:`configure_node` sent."""
-    if getattr(config, "workerinput", {}).get(LOADGROUP_KEY):
-        config.option.loadgroup = True
+def scope_of(nodeid: str, models: Iterable[str]) -> str:
+    """``...::test_s[lexi-structure.finite]`` -> ``rvcqa-model:lexi``; other tests: group or nodeid."""
+    at, close = nodeid.rfind("@"), nodeid.rfind("]")
+    if at > close:
+        return nodeid[at + 1:]
+    head = nodeid.rsplit("::", 1)[-1]
+    if "[" in head and head.endswith("]"):
+        params = head[head.index("[") + 1:-1]
+        for name in sorted(set(models), key=len, reverse=True):
+            if params == name or params.startswith(name + "-") or params.endswith("-" + name) or f"-{name}-" in params:
+                return f"rvcqa-model:{name}"
+    return nodeid
 
 
 def group_items(items: Iterable[pytest.Item]) -> int:

@@ -13,6 +13,8 @@ import pytest
 
 from fixtures import catalog
 
+
+
 CHECK_IN_ID = re.compile(r"\[(?:[^\]]*?-)?((?:structure|provenance|dataset|training|perceptual|sweep)\.[\w.]+)\]")
 
 
@@ -74,3 +76,8 @@ def test_model_dir_is_read_only(pytester: pytest.Pytester, fixture_cache: Path, 
     run_gate(pytester, root, tmp_path / "results", perceptual=True)
     assert _tree_digest(root.parent.parent) == before
     assert any((tmp_path / "results").rglob("*.wav")), "resynthesis wrote no audio to the results folder"
+
+
+def test_readme_fault_table_is_current() -> None:
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    assert catalog.fault_table() in readme.read_text(encoding="utf-8"), "run: python -m fixtures.catalog --update-readme"

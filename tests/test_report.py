@@ -293,3 +293,48 @@ def test_screenshot_script_documents_its_use():
     if shutil.which("bash"):
         proc = subprocess.run(["bash", str(REPO / "scripts" / "screenshot_report.sh")], capture_output=True, text=True)
         assert proc.returncode == 2 and "usage" in proc.stderr.lower()
+
+
+def test_ci_docs_name_real_options():
+    """Every --rvcqa-* option the CI docs and the example workflow use exists."""
+    from rvcqa.report.gate import add_options
+
+    class Group:
+        names: list[str] = []
+
+        def addoption(self, *names, **kw):
+            self.names += list(names)
+
+    group = Group()
+    add_options(group)
+    plugin = (REPO / "rvcqa" / "plugin.py").read_text()
+    known = set(group.names) | set(re.findall(r'"(--rvcqa-[a-z-]+)"', plugin))
+    for doc in ("docs/ci-gate.md", "docs/github-actions-gate.yml"):
+        used = set(re.findall(r"--rvcqa-[a-z-]+[a-z]", (REPO / doc).read_text()))
+        assert used and used <= known, (doc, used - known)
+
+
+def test_example_workflow_is_valid_yaml():
+    yaml = pytest.importorskip("yaml")
+    flow = yaml.safe_load((REPO / "docs" / "github-actions-gate.yml").read_text())
+    assert flow["jobs"]["release"]["needs"] == "gate"
+
+
+def test_summary_table_per_model():
+    from types import SimpleNamespace as NS
+
+    from rvcqa.summary import summary_lines
+
+    def rep(nodeid, model, when="call"):
+        return NS(nodeid=nodeid, when=when, user_properties=[("rvcqa_model", model)])
+
+    stats = {"passed": [rep("t.py::a[x-1]", "x"), rep("t.py::a[y-1]", "y")], "failed": [rep("t.py::b[y-2]", "y")],
+             "skipped": [rep("t.py::c[x-3]", "x", "setup")]}
+    models = [NS(name="x", measurements={"inference_layers": 457, "resynth_flatness": 0.0021},
+                 options=NS(results_dir=None)),
+              NS(name="y", measurements={"inference_layers": 457}, options=NS(results_dir=None))]
+    lines = summary_lines(models, stats)
+    assert lines[0].split() == ["model", "verdict", "passed", "failed", "skipped", "layers", "resyn", "flat"]
+    assert lines[1].split() == ["x", "PASS", "1", "0", "1", "457", "0.0021"]
+    assert lines[2].split() == ["y", "FAIL", "1", "1", "0", "457", "-"]
+    assert "    failed: b[y-2]" in lines and lines[-1] == "checks: FAIL (y) - 2 models"

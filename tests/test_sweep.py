@@ -6,6 +6,9 @@ from fixtures.build_data) and THOSE outputs are written as ``0_gt_wavs``: the go
 reproduce their targets exactly (distance 0), and a candidate ``good + a * d`` (one fixed random
 direction ``d``, relative to each tensor's spread) is worse the larger ``a`` is. That tests the
 ranking logic honestly: it says nothing about whether real RVC training curves look like this.
+An untrained narrow network's output is a near-constant level with a small varying part (no
+zero crossings, no pitch), so only the log-mel ranking is meaningful here, not the flatness, ZCR
+or F0 columns.
 """
 from __future__ import annotations
 
@@ -74,7 +77,7 @@ def template(tmp_path_factory):
     from rvcqa.synth import load_synthesizer
 
     base = tmp_path_factory.mktemp("sweep_template")
-    data = build_dataset(base / "logs", name=NAME, n_segments=5, seconds=(1.1, 1.5), seed=3)
+    data = build_dataset(base / "logs", name=NAME, n_segments=5, seconds=(0.8, 1.0), seed=3)
     good = _good_state()
     synth = load_synthesizer({"weight": {k: v for k, v in good.items() if "enc_q" not in k}, "config": _config(),
                               "version": "v2", "f0": 1})
@@ -118,7 +121,7 @@ def _ctx(root: Path, results: Path, *, sweep: bool = True, model_file: Path | No
     from rvcqa.profile import default_thresholds
 
     profile = default_thresholds()
-    profile.update({"sweep.window_s": 0, "sweep.segments": 3, "sweep.heldout_segments": 1})
+    profile.update({"sweep.window_s": 0, "sweep.segments": 2, "sweep.heldout_segments": 1})
     profile.update({k.replace("__", "."): v for k, v in thresholds.items()})
     return ModelContext(discover(root, model_file=model_file), Options(results_dir=results, sweep=sweep), profile)
 
@@ -193,7 +196,7 @@ def test_outputs_plot_table_and_json(rise_fall):
     saved = json.loads((result.out_dir / "sweep.json").read_text())
     assert saved["recommendation"]["label"] == "G_300.pth"
     wavs = sorted(p.name for p in (result.out_dir / "G_300").glob("*.wav"))
-    assert len(wavs) == 4 and len(list((result.out_dir / "gt").glob("*.wav"))) == 4
+    assert len(wavs) == 3 and len(list((result.out_dir / "gt").glob("*.wav"))) == 3
     table = result.table()
     row300 = next(line for line in table.splitlines() if "G_300.pth" in line)
     assert row300.startswith("* ")
@@ -256,16 +259,17 @@ def test_true_heldout_slice_ranks_and_released_best_passes(template, tmp_path):
 
 
 def test_windowed_default_sample_still_ranks_right(template, tmp_path):
-    """With the default 1 s windows (0.2 s of context) the edges differ slightly from whole-segment
-    resynthesis, so the good checkpoint is near 0 rather than exactly 0; the ranking holds."""
+    """Windows cut from the segments (0.2 s of context either side) differ slightly at their edges
+    from whole-segment resynthesis, so the good checkpoint is near 0 rather than exactly 0; the
+    ranking holds."""
     from rvcqa.checks import sweep as checks
 
     root = _folder(template, tmp_path, {5: 0.4, 10: 0.0}, released_epoch=10)
-    ctx = _ctx(root, tmp_path / "results", sweep__window_s=1.0, sweep__segments=2)
+    ctx = _ctx(root, tmp_path / "results", sweep__window_s=0.6, sweep__segments=2)
     result = checks.sweep_result(ctx)
     good, bad = result.rows[1].train, result.rows[0].train
-    assert good.mel < 0.1 < bad.mel
-    assert all(s["seconds_audio"] == pytest.approx(1.0) for s in good.per_segment)
+    assert good.mel < 0.5 * bad.mel
+    assert all(s["seconds_audio"] == pytest.approx(0.6) for s in good.per_segment)
     assert result.recommendation.label == "G_200.pth"
 
 
@@ -334,9 +338,9 @@ def test_released_within_tolerance_is_not_flagged():
 def test_heldout_overfitting_while_fit_improves():
     from rvcqa.sweep import Tolerances, analyse
 
-    r = _result([0.9, 0.6, 0.5, 0.45], heldout=[0.95, 0.7, 0.72, 0.85], rank_on="heldout")
+    r = _result([0.9, 0.7, 0.6, 0.5, 0.45], heldout=[0.95, 0.8, 0.7, 0.75, 0.85], rank_on="heldout")
     analyse(r, Tolerances())
-    assert r.recommendation.label == "G_200.pth"
+    assert r.recommendation.label == "G_300.pth"
     assert [w.kind for w in r.warnings] == ["overfitting"]
     assert "never trained on" in r.warnings[0].message
 
@@ -410,4 +414,4 @@ def test_pytest_option_runs_the_sweep_and_prints_the_table(template, tmp_path):
     assert proc.returncode == 1, out + proc.stderr
     assert "1 failed, 1 passed" in out or ("1 failed" in out and "warning" in out), out
     assert "rvcqa checkpoint sweep: sw" in out and "recommended: G_200.pth" in out
-    assert proc.stderr.count("rvcqa: sweep ") == 3
+    assert proc.stderr.count("rvcqa: sweep ") == 3, proc.stderr

@@ -256,3 +256,36 @@ def test_posterior_encoder_and_training_direction() -> None:
         back = net.flow(z_p, mask, g=g, reverse=True)
     assert z.shape == (1, 16, 20)
     torch.testing.assert_close(back, z)
+
+
+def _dense_relative_attention(attn, x: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+    """Textbook formulation: an [L, L] table of relative offsets, clipped to the window."""
+    b, c, n = x.shape
+    h, d, w = attn.n_heads, attn.k_channels, attn.window_size
+    q = attn.conv_q(x).view(b, h, d, n).transpose(2, 3) / d**0.5
+    k = attn.conv_k(x).view(b, h, d, n).transpose(2, 3)
+    v = attn.conv_v(x).view(b, h, d, n).transpose(2, 3)
+    offset = torch.arange(n)[None, :] - torch.arange(n)[:, None]  # j - i
+    inside = offset.abs() <= w
+    idx = (offset.clamp(-w, w) + w)
+    ek = attn.emb_rel_k[0][idx] * inside[..., None]  # [L, L, d]
+    ev = attn.emb_rel_v[0][idx] * inside[..., None]
+    scores = q @ k.transpose(-1, -2) + torch.einsum("bhid,ijd->bhij", q, ek)
+    valid = (frame_mask[:, None, :, None] * frame_mask[:, None, None, :]) != 0
+    p = torch.softmax(scores.masked_fill(~valid, -1e4), dim=-1)
+    out = p @ v + torch.einsum("bhij,ijd->bhid", p, ev)
+    return attn.conv_o(out.transpose(2, 3).reshape(b, c, n))
+
+
+@pytest.mark.parametrize("block", [1024, 7])
+def test_relative_attention_equals_dense_formulation(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rvcqa.synth import attention
+
+    monkeypatch.setattr(attention, "_QUERY_BLOCK", block)
+    torch.manual_seed(0)
+    attn = attention.RelativeMultiHeadAttention(16, 2, window_size=4)
+    x = torch.randn(2, 16, 30)
+    mask = torch.ones(2, 30)
+    mask[1, 22:] = 0
+    with torch.no_grad():
+        torch.testing.assert_close(attn(x, mask), _dense_relative_attention(attn, x, mask), rtol=1e-5, atol=1e-5)

@@ -3,7 +3,8 @@
 Two small model folders (``fixtures/build_models.py`` + two data slices from ``build_data.py``):
 ``healthy`` passes the gate, ``early`` was extracted from its first checkpoint and fails it. The
 perceptual and speed tests are deselected to keep these runs short on a shared CPU; they go through
-the same grouping and merging as every other quality test.
+the same grouping and merging as every other quality test. The runs take a minute or two on a
+shared CPU, so they are marked ``slow`` (the separate CI step: ``pytest tests -m slow``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rvcqa.xdist import strip_group
+from rvcqa.xdist import scope_of, strip_group
 
 
 pytest.importorskip("xdist")
@@ -74,6 +75,7 @@ def runs(models, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_xdist_gives_the_serial_verdicts(runs):
     (serial, ds), (par, dx) = runs["serial"], runs["xdist"]
     assert serial.returncode == 1, serial.stdout[-3000:] + serial.stderr[-2000:]
@@ -94,10 +96,11 @@ def test_xdist_gives_the_serial_verdicts(runs):
         assert s["outcomes"] == x["outcomes"]
 
 
+@pytest.mark.slow
 def test_xdist_groups_each_model_on_one_worker_and_merges_results(runs):
     par, _ = runs["xdist"]
     text = par.stdout
-    assert "--dist loadgroup" in text
+    assert "each model's tests run on one worker" in text and "scheduling tests via ModelScheduling" in text
     workers: dict[str, set[str]] = {}
     for gw, model in re.findall(r"\[(gw\d+)\]\s+\[\s*\d+%\]\s+(?:PASSED|FAILED|SKIPPED)\s+\S+?\[(\w+)-[\w.]+\]", text):
         workers.setdefault(model, set()).add(gw)
@@ -108,6 +111,7 @@ def test_xdist_groups_each_model_on_one_worker_and_merges_results(runs):
     assert re.search(r"^early\s+FAIL\s+\d+\s+1\s+\d+\s+457\b", table, re.M), table
 
 
+@pytest.mark.slow
 def test_junitxml_carries_the_model_and_the_expert_message(runs):
     _, ds = runs["serial"]
     root = ET.parse(ds / "junit.xml").getroot()
@@ -118,6 +122,7 @@ def test_junitxml_carries_the_model_and_the_expert_message(runs):
     assert props.get("rvcqa_model") == "early"
 
 
+@pytest.mark.slow
 def test_baseline_regression_fails_an_xdist_session(models, tmp_path):
     import subprocess
     import sys
@@ -143,6 +148,7 @@ def test_baseline_regression_fails_an_xdist_session(models, tmp_path):
     assert re.search(r"passed", out.splitlines()[-1]) and "failed" not in out.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_benchmarks_are_disabled_under_xdist_with_a_warning(pytester):
     pytester.makepyfile(test_speed="""
         def test_speed(benchmark):
@@ -161,3 +167,16 @@ def test_benchmarks_are_disabled_under_xdist_with_a_warning(pytester):
 ])
 def test_strip_group(nodeid, expected):
     assert strip_group(nodeid) == expected
+
+
+@pytest.mark.parametrize("nodeid, scope", [
+    ("quality_tests/test_structure.py::test_structure[lexi-structure.finite]", "rvcqa-model:lexi"),
+    ("quality_tests/test_speed.py::test_synthesizer_speed[lexi-cpu-5s]", "rvcqa-model:lexi"),
+    ("quality_tests/test_structure.py::test_structure[lexi-v2-structure.finite]", "rvcqa-model:lexi-v2"),
+    ("quality_tests/test_x.py::test_x[cpu-lexi]", "rvcqa-model:lexi"),
+    ("quality_tests/test_structure.py::test_structure[lexi-structure.finite]@mygroup", "mygroup"),
+    ("tests/test_other.py::test_other[lexicon-1]", "tests/test_other.py::test_other[lexicon-1]"),
+    ("tests/test_other.py::test_plain", "tests/test_other.py::test_plain"),
+])
+def test_scope_of(nodeid, scope):
+    assert scope_of(nodeid, ["lexi", "lexi-v2"]) == scope

@@ -78,7 +78,7 @@ def sweep_result(ctx: ModelContext, *, plot: bool = True) -> Any:
             segments=int(_thr(ctx, "sweep.segments")),
             heldout_segments=int(_thr(ctx, "sweep.heldout_segments")),
             window_s=float(window) if window else None,
-            progress=getattr(ctx, "progress", None) or _stderr,
+            progress=getattr(ctx, "sweep_progress", None) or getattr(ctx, "progress", None) or _stderr,
             tolerances=tolerances(ctx),
             plot=plot,
         )
@@ -97,8 +97,7 @@ def cached_result(ctx: Any) -> Any:
 def _stderr(line: str) -> None:
     import sys
 
-    stream = sys.__stderr__ or sys.stderr  # pytest captures sys.stderr; progress is for the person waiting
-    print(f"rvcqa: {line}", file=stream, flush=True)
+    print(f"rvcqa: {line}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- run
@@ -154,13 +153,14 @@ def _released_vs_best(ctx: ModelContext, result: Any, details: dict[str, Any]) -
     bs = rec.score
     expected = f"<= best x {1 + tol:g}"
     if result.released_index == rec.index:
-        return passed(cid, f"the released model is the best-measured candidate: {best.candidate.short} "
-                           f"({result.released_how}), log-mel distance {bs:.3f}", measured=rs, expected=expected,
+        return passed(cid, f"the released model {_released(result)} is the best-measured candidate: "
+                           f"{best.candidate.short}, log-mel distance {bs:.3f}", measured=rs, expected=expected,
                       details=details)
     rel_diff = (rs - bs) / bs if bs > 0 else (float("inf") if rs > bs else 0.0)
-    text = (f"released {rel.candidate.short} scores {rs:.3f}, best {best.candidate.short} {bs:.3f} "
-            f"({'+' if rel_diff >= 0 else ''}{100 * rel_diff:.0f}%; tolerance {tol:.0%}, or {min_diff:g} absolute); "
-            f"{result.released_how}")
+    worse = "no usable output" if rs == float("inf") else (
+        f"{'+' if rel_diff >= 0 else ''}{100 * rel_diff:.0f}%" if bs > 1e-6 else f"{rs - bs:+.3f}")
+    text = (f"released {_released(result)} scores {rs:.3f}, best {best.candidate.short} {bs:.3f} "
+            f"({worse}; tolerance {tol:.0%} and at least {min_diff:g})")
     if rs - bs > min_diff and rs > bs * (1 + tol):
         return failed(cid, f"the released model is measurably worse than the best saved checkpoint: {text}",
                       measured=rs, expected=expected,
@@ -169,6 +169,12 @@ def _released_vs_best(ctx: ModelContext, result: Any, details: dict[str, Any]) -
                             "or copy the per-epoch file)", details=details)
     return passed(cid, f"the released model is as good as the best candidate within tolerance: {text}",
                   measured=rs, expected=expected, details=details)
+
+
+def _released(result: Any) -> str:
+    from rvcqa.sweep import _released_name
+
+    return _released_name(result)
 
 
 def _recommendation(result: Any, details: dict[str, Any]) -> Finding:

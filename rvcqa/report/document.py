@@ -72,7 +72,6 @@ STATUS_WORD = {
     Status.WARNING: "warning",
     Status.SKIPPED: "skipped",
 }
-VERDICT_ICON = {"supported": "supported", "ruled out": "ruled out", "not testable": "not testable"}
 
 
 def check_title(check_id: str) -> str:

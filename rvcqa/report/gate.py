@@ -52,6 +52,7 @@ class GateState:
     written: list[str] = field(default_factory=list)
     baseline_doc: dict[str, Any] | None = None
     baseline_result: Any = None
+    model_scheduling: bool = False
     done: bool = False
 
     def merge(self, rep: Any) -> None:
@@ -85,7 +86,6 @@ def configure(config: pytest.Config, session: Any) -> None:
     st = GateState()
     config.stash[_STATE_KEY] = st
     if xd.is_worker(config):
-        xd.worker_loadgroup(config)
         return
     path = config.getoption("rvcqa_baseline", None)
     if path is not None:
@@ -97,9 +97,19 @@ def configure(config: pytest.Config, session: Any) -> None:
             raise pytest.UsageError(f"rvcqa: {error}") from None
     if _tolerances(config) and path is None:
         raise pytest.UsageError("rvcqa: --rvcqa-compare-fail needs --rvcqa-baseline PATH to compare with")
-    note = xd.choose_loadgroup(config)
-    if note and hasattr(session, "header"):
-        session.header.append(note)
+    if xd.wants_model_scheduling(config):
+        st.model_scheduling = True
+        if hasattr(session, "header"):
+            session.header.append("pytest-xdist: each model's tests run on one worker (its checkpoints and audio load "
+                                  "once); pass --dist load to spread them test by test")
+
+
+def make_scheduler(config: pytest.Config, log: Any, session: Any) -> Any:
+    """xdist controller: schedule one model per worker (None: let xdist choose)."""
+    st = state(config)
+    if st is None or not st.model_scheduling or session is None:
+        return None
+    return xd.make_scheduler(config, log, [ctx.name for ctx in session.models])
 
 
 def collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

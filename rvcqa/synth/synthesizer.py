@@ -123,6 +123,8 @@ class Synthesizer(nn.Module):
         b, t = phone.shape[:2]
         if phone_lengths.shape != (b,):
             raise ValueError(f"phone_lengths must be [B]={b}, got {list(phone_lengths.shape)}")
+        if b and (int(phone_lengths.max()) > t or int(phone_lengths.min()) < 1):
+            raise ValueError(f"phone_lengths must lie in 1..T={t}, got {phone_lengths.tolist()}")
         if sid.shape != (b,) and sid.shape != (1,):
             raise ValueError(f"sid must be [B]={b}, got {list(sid.shape)}")
         if self.f0:

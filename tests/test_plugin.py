@@ -1,0 +1,73 @@
+"""The plugin as users meet it: options, start-up errors, the RVC-root defaults (issue 9)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures import catalog
+
+
+def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env=env, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+def test_importing_the_plugin_does_not_import_torch() -> None:
+    code = "import rvcqa.plugin, rvcqa, sys; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], text=True, capture_output=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_help_lists_the_option_group(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*rvcqa: quality gate for RVC voice models*", "*--model-dir=DIR*",
+                                 "*--rvcqa-threshold=KEY=VALUE*"])
+
+
+def test_missing_model_dir_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "logs" / "lexi").mkdir(parents=True)
+    (tmp_path / "logs" / "lexi" / "G_1.pth").write_bytes(b"x")
+    result = _run(["--model-dir", "lexy"], tmp_path)
+    assert result.returncode == 4
+    assert "rvcqa: model directory" in result.stderr and "did you mean" in result.stderr and "lexi" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_bad_option_values_are_usage_errors(tmp_path: Path) -> None:
+    result = _run(["--rvcqa-segments", "-3", "--model-dir", "x"], tmp_path)
+    assert result.returncode == 4 and "positive number of segments" in result.stderr
+    result = _run(["--rvcqa-threshold", "nonsense", "--model-dir", "x"], tmp_path)
+    assert result.returncode == 4 and "KEY=VALUE" in result.stderr
+
+
+def test_unknown_threshold_names_close_matches(tmp_path: Path) -> None:
+    root = catalog.build_fixture("early_extract")
+    result = _run(["--model-dir", str(root), "--rvcqa-threshold", "training.mel_finall=30"], tmp_path)
+    assert result.returncode == 4 and "unknown rvcqa threshold" in result.stderr and "training.mel_final" in result.stderr
+
+
+def test_rvc_root_defaults(tmp_path: Path) -> None:
+    """`pytest --model-dir NAME` inside an RVC root: logs/NAME, assets/weights/NAME.pth, results under cwd."""
+    src = catalog.build_fixture("early_extract")
+    rvc = tmp_path / "Retrieval-based-Voice-Conversion-WebUI"
+    shutil.copytree(src, rvc / "logs" / "lexi")
+    (rvc / "assets" / "weights").mkdir(parents=True)
+    (rvc / "logs" / "lexi" / "early_extract.pth").rename(rvc / "assets" / "weights" / "lexi.pth")
+    (rvc / "assets" / "hubert").mkdir(parents=True)
+    (rvc / "assets" / "hubert" / "hubert_base.pt").write_bytes(b"not used by these checks")
+    result = _run(["--model-dir", "lexi", "-m", "rvcqa_structure or rvcqa_provenance", "-p", "no:cacheprovider"], rvc)
+    out = result.stdout
+    assert "rvcqa: --model-dir lexi -> logs/lexi" in out, out[-3000:]
+    assert "assets/weights/lexi.pth (RVC's assets/weights/ folder)" in out
+    assert "rvcqa: --hubert defaulted to assets/hubert/hubert_base.pt" in out
+    assert f"results: {rvc / 'rvcqa-results'}" in out
+    assert "test_structure.py" in out and "passed" in out
+    # the latest-checkpoint check still fails: this inference file came from the first checkpoint
+    assert "1 failed" in out and "provenance.latest_checkpoint" in out
+    assert not any((rvc / "logs" / "lexi").rglob("*.wav.tmp"))
