@@ -38,8 +38,10 @@ class Options:
 class ModelContext:
     """Lazy, cached access to one model directory's contents."""
 
-    def __init__(self, md: ModelDir, options: Options | None = None, thresholds: dict[str, Any] | None = None):
+    def __init__(self, md: ModelDir, options: Options | None = None, thresholds: dict[str, Any] | None = None,
+                 name: str | None = None):
         self.md = md
+        self._name = name or md.name
         self.options = options or Options()
         self.thresholds: dict[str, Any] = dict(thresholds or {})
         self._cache: dict[str, Any] = {}
@@ -47,7 +49,8 @@ class ModelContext:
 
     @property
     def name(self) -> str:
-        return self.md.name
+        """The id used in test ids and reports (the folder name; suffixed when two share one)."""
+        return self._name
 
     def cached(self, key: str, compute: Callable[[], T]) -> T:
         """Compute once; a :class:`RvcqaError` is remembered and raised again on every call."""

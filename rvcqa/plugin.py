@@ -159,7 +159,7 @@ def _build_session(config: pytest.Config) -> RvcqaSession:
             transpose=config.getoption("rvcqa_transpose"),
             device=_resolve_device(config.getoption("rvcqa_device")),
         )
-        ctx = ModelContext(md, options, thresholds)
+        ctx = ModelContext(md, options, thresholds, name=name)
         models.append(ctx)
         header.append(_describe_model(name, md))
     header.append(f"results: {results_root}{os.sep}<model>{os.sep}")

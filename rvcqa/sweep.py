@@ -511,7 +511,8 @@ def _measure_set(synth: Any, prepared: Sequence[_Prepared], *, f0: bool, out_dir
         ms.append(m)
         f0c = m.f0
         scores.per_segment.append({
-            "stem": m.stem, "seconds_audio": p.frames / 100.0, "mel_distance": m.mel_distance,
+            "stem": m.stem, "seconds_audio": p.frames / 100.0, "seconds_model": round(seconds, 3),
+            "seconds_model_input": p.inputs.frames / 100.0, "mel_distance": m.mel_distance,
             "mel_distance_full_band": m.mel_distance_full, "flatness": m.flatness, "zcr_ratio": m.zcr_ratio,
             "f0_median_abs_cents": getattr(f0c, "median_abs_cents_error", None),
             "voicing_error": getattr(f0c, "voicing_decision_error_rate", None), "rms_ratio": m.rms_ratio,

@@ -32,7 +32,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def exp(request, tmp_path_factory) -> Path:
-    cache = request.config.cache
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
     dest = Path(cache.mkdir("rvcqa-healthy-fixture")) if cache is not None else tmp_path_factory.mktemp("healthy")
     t0 = time.perf_counter()
     root = hd.build_healthy_model_dir(dest)
