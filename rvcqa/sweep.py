@@ -23,8 +23,11 @@ Held-out slice, and what "held out" means here:
 
 Cost: loading stays memory-mapped (a 450 MB ``G_*.pth`` is mapped, only the generator's tensors
 are touched, never the optimizer state), and each segment is cut to a window of ``window_s``
-seconds (the loudest stretch, computed with ``CONTEXT_FRAMES`` of context either side so its edges
-are what the full segment would give), so a candidate costs a few seconds of audio. Windows are
+seconds (its loudest stretch), run with ``CONTEXT_FRAMES`` (0.2 s) of input either side and trimmed.
+0.2 s covers the v2-48k decoder's reach (17 frames) but not all of the flow's and the attention's,
+so window edges differ slightly from whole-segment resynthesis, equally for every candidate. Ten
+real-size candidates took 332 s (one torch thread on a shared 2-core machine under load; ~25 s
+model, ~6 s metrics, ~1-2 s loading each; ``benchmarks/test_sweep_speed.py``). Windows are
 written to ``<results>/sweep/<candidate>/`` (and the GT windows to ``sweep/gt/``) for listening.
 
 The result (:class:`SweepResult`) holds one row per candidate, the recommendation with its reason,
@@ -161,7 +164,8 @@ class Recommendation:
 
 @dataclass
 class SweepWarning:
-    kind: str  # "plateau", "overtraining", "overfitting", "released_not_best", "candidate_error", "released_unknown"
+    kind: str  # plateau, overtraining, overfitting, released_not_best, candidate_error, released_unknown,
+    # no_usable_output
     message: str
 
     def __str__(self) -> str:
@@ -588,7 +592,7 @@ def _identify_released(ctx: Any, cands: list[SweepCandidate]) -> tuple[Optional[
     for match in search.matches:
         for i, c in enumerate(cands):
             if any(p.resolve() == match.path.resolve() for p in [c.path, *c.also]):
-                return i, f"bit-equal to {match.path.name} after fp16 rounding (what RVC's extraction writes)", []
+                return i, f"bit-equal to {match.path.name} after fp16 rounding, as RVC's extraction writes it", []
     model = ctx.inference_model()
     step = model.extra.get("step") if isinstance(model.extra.get("step"), int) else None
     cands.append(SweepCandidate(inf, "released", step, model.epoch, plot_step=step or None))
@@ -780,7 +784,8 @@ def _pct(a: float, b: float) -> str:
     if math.isinf(a):
         return "no usable output"
     if b > 1e-6:
-        return f"{100 * (a - b) / b:+.0f}%"
+        pct = 100 * (a - b) / b
+        return f"{pct:+.1f}%" if abs(pct) < 10 else f"{pct:+.0f}%"
     return f"{a - b:+.3f}"
 
 
@@ -801,6 +806,11 @@ def analyse(result: SweepResult, tol: Tolerances) -> None:
         return
     best_i, best = min(measured, key=lambda ir: (ir[1].score(rank_on), ir[0]))
     best_score = float(best.score(rank_on))
+    if not math.isfinite(best_score):
+        result.warnings.append(SweepWarning(
+            "no_usable_output", f"none of the {len(measured)} candidates produced audio that can be measured "
+                                "(silent or NaN output on every segment)"))
+        return
     where = "the held-out slice (never trained on)" if rank_on == "heldout" else "the training sample"
     n = (best.heldout if rank_on == "heldout" else best.train).n  # type: ignore[union-attr]
     reason = f"lowest log-mel distance to the targets on {where}: {best_score:.3f} (median over {n} segments)"
@@ -990,7 +1000,7 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
             y = (r.train or r.heldout).mel  # type: ignore[union-attr]
             ax1.plot([r.candidate.plot_step], [y], marker=marker, markersize=16, color=color, ls="none",
                      fillstyle="none", mew=2, label=label)
-    _legend(ax1, loc="upper right")
+    _legend(ax1, loc="best")
     ax1.grid(alpha=0.3)
     for ax, items, ylabel in (
         (ax2, (("flatness", lambda r: (r.train or r.heldout).flatness, "#2ca02c"),), "spectral flatness"),
@@ -1000,6 +1010,8 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
             x, y = series(get)
             if x:
                 ax.plot(x, y, marker="o", color=color, label=label)
+            else:
+                ax.text(0.5, 0.5, f"no {label} measured", transform=ax.transAxes, ha="center", color="gray")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     tw2 = ax2.twinx()

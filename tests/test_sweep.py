@@ -286,6 +286,34 @@ def test_epoch_models_and_g_files_at_one_step_are_one_candidate(tmp_path):
     assert [c.epoch for c in cands] == [22, 44, 66]
 
 
+def test_applio_per_epoch_files_and_the_newest_released(tmp_path):
+    """Applio: NAME_{E}e_{S}s.pth per save (with G_ files of the same weights); the newest per-epoch
+    file is the released model. Real LJ Speech targets here, so only the plumbing is checked."""
+    from fixtures.build_data import build_dataset
+    from fixtures.build_models import Spec, build
+    from rvcqa.checks import sweep as checks
+
+    built = build(tmp_path, Spec(style="applio", epochs=(5, 10), with_d=False, pretrained=False))
+    build_dataset(tmp_path / "logs", layout="applio", name="lexi", n_segments=3, seconds=(0.8, 1.0),
+                  write_config=False)
+    result = checks.sweep_result(_ctx(built.root, tmp_path / "results"))
+    assert [r.candidate.label for r in result.rows] == ["lexi_5e_90s.pth", "lexi_10e_180s.pth"]
+    assert [r.candidate.also[0].name for r in result.rows] == ["G_90.pth", "G_180.pth"]
+    assert all(r.error is None and r.train.n >= 1 for r in result.rows)
+    assert result.released_index == 1 and "per-epoch file lexi_10e_180s.pth itself" in result.released_how
+
+
+def test_without_training_data_the_sweep_is_skipped(tmp_path):
+    from fixtures.build_models import Spec, build
+    from rvcqa.checks import sweep as checks
+    from rvcqa.findings import Status
+
+    built = build(tmp_path, Spec(epochs=(5, 10), with_d=False, pretrained=False))
+    found = _ctx(built.root, tmp_path / "results").findings(checks)
+    assert {f.status for f in found.values()} == {Status.SKIPPED}
+    assert "training data folders" in found["sweep.recommendation"].message
+
+
 # --------------------------------------------------------------------------- the judging logic
 
 

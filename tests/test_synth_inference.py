@@ -197,7 +197,7 @@ def test_chunked_decoding_equals_one_pass(name: str) -> None:
 
 
 def test_auto_chunk_sizes_equal_one_pass() -> None:
-    """The default (per-stage element budget) chunking, forced small, matches one pass."""
+    """The default (per-stage element budget, outer spans) chunking, forced small, matches one pass."""
     net = load_synthesizer(CONFORMANCE / "v1_48k_f0.pth")
     dec = net.dec
     z = torch.randn(1, 16, 90)
@@ -206,7 +206,9 @@ def test_auto_chunk_sizes_equal_one_pass() -> None:
     with torch.inference_mode():
         whole = dec.decode(z, g, source, None)
         parts = dec.decode(z, g, source, -1, chunk_elements=4096)
+        spans = dec.decode(z, g, source, -1, chunk_elements=4096, outer_frames=20)
     assert (parts - whole).abs().max() / whole.abs().max() < 1e-4
+    assert (spans - whole).abs().max() / whole.abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("version,sr", [("v2", 48000), ("v1", 32000), ("v2", 24000)])

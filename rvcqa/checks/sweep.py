@@ -39,9 +39,10 @@ DEFAULTS: dict[str, Any] = {
     # "Got worse at the end" (overtraining): the last checkpoint more than 5 % worse than the best
     # (the same margin as the release tolerance).
     "sweep.overtraining_tolerance": 0.05,
-    # Sample per candidate: 4 training segments + 2 held-out, each cut to its loudest 1.0 s (with
-    # 0.2 s of context): 6 s of audio. Full-size v2-48k resynthesis runs ~1-5x slower than real time
-    # on a 2-core CPU, so ten 450 MB candidates take minutes (benchmarks/test_sweep_speed.py).
+    # Sample per candidate: 4 training segments + 2 held-out, each cut to its loudest 1.0 s (run with
+    # 0.2 s of context either side): 6 s of audio, 8 s of model input. Measured: ten 452 MB v2-48k
+    # candidates in 332 s on a shared 2-core CPU (one torch thread, load ~4.5; the model ran ~3x
+    # slower than real time there), ~33 s each (benchmarks/test_sweep_speed.py). 0 = whole segments.
     "sweep.segments": 4,
     "sweep.heldout_segments": 2,
     "sweep.window_s": 1.0,

@@ -193,17 +193,41 @@ class Decoder(nn.Module):
         source: Optional[torch.Tensor] = None,
         chunk_frames: Optional[int] = None,
         chunk_elements: int = 1 << 19,
+        outer_frames: int = 1000,
     ) -> torch.Tensor:
-        """Decode ``z`` [B, C, T] stage by stage, each stage in overlapping time chunks.
+        """Decode ``z`` [B, C, T] in overlapping time chunks; equals :meth:`forward` up to rounding.
 
-        Every stage runs on chunks padded by its own receptive context (a few samples at that
-        stage's rate) and the context is cut off again, so the result equals :meth:`forward` up
-        to float rounding while the working set stays cache-sized: cost per second of audio
-        does not grow with length. ``chunk_frames``: frames per chunk for every stage; -1 sizes
-        each stage's chunks to about ``chunk_elements`` output values; None/0: one pass.
+        Two levels, both cutting off their receptive context again so no seam is audible:
+        spans of ``outer_frames`` (plus ``context_frames()`` each side) bound the memory of
+        intermediate stages for arbitrarily long input; within a span each upsampling stage runs
+        on chunks padded by its own few samples of context, so the working set stays cache-sized
+        and the cost per second of audio does not grow with length. ``chunk_frames``: frames per
+        stage chunk; -1 sizes each stage's chunks to about ``chunk_elements`` output values;
+        None/0 decodes in one pass like RVC.
         """
         if not chunk_frames:
             return self(z, g, source)
+        t = z.shape[-1]
+        if t <= outer_frames + 2 * self.context_frames():
+            return self._decode_stages(z, g, source, chunk_frames, chunk_elements)
+        ctx, hop = self.context_frames(), self.upp
+        out = z.new_empty(z.shape[0], 1, t * hop)
+        for a in range(0, t, outer_frames):
+            b = min(t, a + outer_frames)
+            lo, hi = max(0, a - ctx), min(t, b + ctx)
+            src = source[:, :, lo * hop : hi * hop] if source is not None else None
+            y = self._decode_stages(z[:, :, lo:hi], g, src, chunk_frames, chunk_elements)
+            out[:, :, a * hop : b * hop] = y[:, :, (a - lo) * hop : (b - lo) * hop]
+        return out
+
+    def _decode_stages(
+        self,
+        z: torch.Tensor,
+        g: Optional[torch.Tensor],
+        source: Optional[torch.Tensor],
+        chunk_frames: int,
+        chunk_elements: int,
+    ) -> torch.Tensor:
         x = self._prepare(z, g, source)
         in_rate = 1  # stage-input samples per frame
         for i, up in enumerate(self.ups):

@@ -129,15 +129,11 @@ def _rename_parametrized(weight: dict[str, Any]) -> tuple[dict[str, Any], int]:
 # -- diagnosis ---------------------------------------------------------------------------------
 
 
-def _config_label(cfg: SynthConfig, version: str) -> str:
-    """'48k' if the config's decoder is a canonical variant's, else its sample rate."""
+def _config_label(cfg: SynthConfig) -> str:
+    """'48k' when the config's decoder is a canonical variant's, else its stated sample rate."""
     for ver, rate in CANONICAL_VARIANTS:
         canon = SynthConfig.from_list(canonical_config(ver, rate))
-        if (
-            canon.upsample_rates == cfg.upsample_rates
-            and canon.upsample_kernel_sizes == cfg.upsample_kernel_sizes
-            and (ver == version or ver == "v1" and rate == 40000)
-        ):
+        if (canon.upsample_rates, canon.upsample_kernel_sizes) == (cfg.upsample_rates, cfg.upsample_kernel_sizes):
             return f"{rate // 1000}k"
     return f"{cfg.sr // 1000}k" if cfg.sr % 1000 == 0 else f"{cfg.sr} Hz"
 
@@ -179,7 +175,7 @@ def _likely_causes(
         _, _, w_sr = variant_of(weight)
         w_label = f"{w_sr // 1000}k" if w_sr else "an unknown variant"
         causes.append(
-            f"upsample kernel mismatch: config says {_config_label(cfg, m.version)} "
+            f"upsample kernel mismatch: config says {_config_label(cfg)} "
             f"({list(cfg.upsample_kernel_sizes)}), weights are {w_label} ({list(ups_w)})"
         )
     elif ups_w and m.f0:

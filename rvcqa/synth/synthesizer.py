@@ -25,6 +25,9 @@ RVC_NOISE_SCALE = 0.66666  # the prior temperature hard-coded in RVC's infer()
 # chunks to bound memory on very long inputs.
 CPU_CHUNK_ELEMENTS = 1 << 19
 CUDA_CHUNK_ELEMENTS = 1 << 26
+# Frames decoded per outer span (bounds intermediate-stage memory for very long inputs).
+CPU_SPAN_FRAMES = 1000
+CUDA_SPAN_FRAMES = 6000
 
 
 def phone_dim(version: str) -> int:
@@ -172,7 +175,9 @@ class Synthesizer(nn.Module):
         if nsff0 is not None:
             nsff0 = torch.as_tensor(nsff0).to(dev, torch.float32)
         self._check_inputs(phone, phone_lengths, pitch, nsff0, sid)
-        budget = CUDA_CHUNK_ELEMENTS if dev.type == "cuda" else CPU_CHUNK_ELEMENTS
+        cuda = dev.type == "cuda"
+        budget = CUDA_CHUNK_ELEMENTS if cuda else CPU_CHUNK_ELEMENTS
+        span = CUDA_SPAN_FRAMES if cuda else CPU_SPAN_FRAMES
         with torch.inference_mode():
             g = self.emb_g(sid)[:, :, None]
             m_p, logs_p, x_mask = self.enc_p(phone, pitch, phone_lengths)
@@ -184,7 +189,7 @@ class Synthesizer(nn.Module):
             source = None
             if self.f0:
                 source = self.dec.source(nsff0, noise=source_noise, generator=generator)
-            return self.dec.decode(z * x_mask, g, source, chunk_frames, budget)
+            return self.dec.decode(z * x_mask, g, source, chunk_frames, budget, span)
 
     def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Same as :meth:`infer` (this class is for inference)."""
