@@ -81,3 +81,16 @@ def test_model_dir_is_read_only(pytester: pytest.Pytester, fixture_cache: Path, 
 def test_readme_fault_table_is_current() -> None:
     readme = Path(__file__).resolve().parent.parent / "README.md"
     assert catalog.fault_table() in readme.read_text(encoding="utf-8"), "run: python -m fixtures.catalog --update-readme"
+
+
+def test_healthy_model_passes_every_gate(pytester: pytest.Pytester, fixture_cache: Path, tmp_path: Path) -> None:
+    """The honestly trained fixture passes everything, perceptual included (measured, not loosened)."""
+    root = catalog.build_fixture("healthy", fixture_cache)
+    outcomes = run_gate(pytester, root, tmp_path / "results", perceptual=True)
+    failed = {cid: o["text"][:300] for cid, o in outcomes.items() if o["outcome"] == "failed"}
+    assert not failed, failed
+    passed = {cid for cid, o in outcomes.items() if o["outcome"] == "passed"}
+    for cid in ("perceptual.resynth_flatness", "perceptual.resynth_zcr", "perceptual.resynth_mel_distance",
+                "perceptual.resynth_f0", "perceptual.convert_flatness", "perceptual.convert_zcr",
+                "provenance.latest_checkpoint", "structure.strict_load", "training.mel_final"):
+        assert cid in passed, f"{cid} did not pass on the healthy model"
