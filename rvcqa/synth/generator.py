@@ -45,8 +45,8 @@ class ResBlock1(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for c1, c2 in zip(self.convs1, self.convs2):
             xt = c1(F.leaky_relu(x, LRELU_SLOPE))
-            xt = c2(F.leaky_relu(xt, LRELU_SLOPE))
-            x = xt + x
+            xt = c2(F.leaky_relu(xt, LRELU_SLOPE, inplace=True))  # xt is a fresh temporary
+            x = xt.add_(x)
         return x
 
     def radius(self) -> int:
@@ -68,7 +68,7 @@ class ResBlock2(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for c in self.convs:
-            x = c(F.leaky_relu(x, LRELU_SLOPE)) + x
+            x = c(F.leaky_relu(x, LRELU_SLOPE)).add_(x)
         return x
 
     def radius(self) -> int:
@@ -140,14 +140,14 @@ class Decoder(nn.Module):
         """Upsampling stage ``i`` (the last one also applies ``conv_post`` and tanh)."""
         x = self.ups[i](F.leaky_relu(x, LRELU_SLOPE))
         if self.nsf:
-            x = x + self.noise_convs[i](source)
+            x = x.add_(self.noise_convs[i](source))
         blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
         xs = blocks[0](x)
         for block in blocks[1:]:
-            xs = xs + block(x)
-        x = xs / self.num_kernels
+            xs = xs.add_(block(x))
+        x = xs.div_(self.num_kernels)  # in place: fresh temporaries, same rounding as RVC's mean
         if i == len(self.ups) - 1:
-            x = torch.tanh(self.conv_post(F.leaky_relu(x)))  # default slope 0.01 here, as in RVC
+            x = torch.tanh_(self.conv_post(F.leaky_relu(x, inplace=True)))  # slope 0.01 here, as in RVC
         return x
 
     def _prepare(self, x: torch.Tensor, g: Optional[torch.Tensor], source: Optional[torch.Tensor]) -> torch.Tensor:
@@ -244,7 +244,7 @@ class Decoder(nn.Module):
         self, i: int, x: torch.Tensor, source: Optional[torch.Tensor], chunk: int, src_per_in: int
     ) -> torch.Tensor:
         length = x.shape[-1]
-        if length <= chunk:
+        if length <= 2 * chunk:  # two overlapping chunks cost more than they save
             return self._stage(i, x, source)
         u = self.ups[i].stride[0]
         ctx = self.stage_context(i)

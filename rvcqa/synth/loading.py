@@ -337,9 +337,9 @@ def load_synthesizer(
     net.requires_grad_(False)
     net.eval()
     net.to(device=device, dtype=dtype)
-    net.source_label = m.label  # type: ignore[assignment]
-    net.load_notes = notes  # type: ignore[assignment]
-    net.extra = m.extra  # type: ignore[assignment]
+    net.source_label = m.label
+    net.load_notes = notes
+    net.extra = m.extra
     return net
 
 

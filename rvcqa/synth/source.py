@@ -1,9 +1,10 @@
 """The NSF excitation: a sine at the requested F0 in voiced frames, noise in unvoiced ones.
 
 Follows RVC 20240604's ``SineGen``/``SourceModuleHnNSF``: F0 is held constant within each 10 ms
-frame; the phase advances ``f0/sr`` per output sample; whole-frame phase increments are wrapped
-to [-0.5, 0.5) and accumulated across frames (so long inputs keep float32 precision); the
-fundamental starts at phase 0. Randomness is explicit: pass a ``torch.Generator`` for
+frame; the phase advances ``f0/sr`` per output sample; each frame's total increment is wrapped
+to [-0.5, 0.5), accumulated across frames and wrapped to one cycle (RVC's float32 recipe, kept
+op for op so the excitation matches RVC's bit for bit in practice); the fundamental starts at
+phase 0. Randomness is explicit: pass a ``torch.Generator`` for
 reproducible draws, or ``noise=False`` to draw nothing at all.
 """
 from __future__ import annotations

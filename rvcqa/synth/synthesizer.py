@@ -20,10 +20,10 @@ from rvcqa.synth.noise import randn_like
 PHONE_DIMS = {"v1": 256, "v2": 768}
 RVC_NOISE_SCALE = 0.66666  # the prior temperature hard-coded in RVC's infer()
 
-# Output values per decoder chunk (per stage). On CPU ~2 MB of fp32 keeps HiFi-GAN's working set
+# Output values per decoder chunk (per stage). On CPU ~4 MB of fp32 keeps HiFi-GAN's working set
 # in cache, so cost per second of audio stays flat; a GPU prefers big launches and only needs
 # chunks to bound memory on very long inputs.
-CPU_CHUNK_ELEMENTS = 1 << 19
+CPU_CHUNK_ELEMENTS = 1 << 20
 CUDA_CHUNK_ELEMENTS = 1 << 26
 # Frames decoded per outer span (bounds intermediate-stage memory for very long inputs).
 CPU_SPAN_FRAMES = 1000
@@ -88,6 +88,10 @@ class Synthesizer(nn.Module):
             )
         self.flow = CouplingFlow(cfg.inter_channels, cfg.hidden_channels, 5, 1, 3, 4, cfg.gin_channels)
         self.emb_g = embedding(cfg.spk_embed_dim, cfg.gin_channels)
+        # Set by load_synthesizer: where the weights came from and what loading adjusted.
+        self.source_label: Optional[str] = None
+        self.load_notes: list[str] = []
+        self.extra: dict[str, Any] = {}
 
     # -- conversions -------------------------------------------------------------------------
 
