@@ -45,6 +45,7 @@ class ModelContext:
         self.options = options or Options()
         self.thresholds: dict[str, Any] = dict(thresholds or {})
         self._cache: dict[str, Any] = {}
+        self._findings_tag = ""  # set on threshold views so their findings are cached apart
         self.measurements: dict[str, Any] = {}  # metric name -> value, for summaries and baselines
 
     @property
@@ -132,6 +133,21 @@ class ModelContext:
         """The profile's value for ``key`` (CLI / ini / marker overrides already merged)."""
         return self.thresholds.get(key, default)
 
+    def with_thresholds(self, overrides: dict[str, Any]) -> "ModelContext":
+        """A view with some thresholds changed (a test's ``rvcqa_threshold`` marker).
+
+        Loaded files, audio and measurements are shared with this context; only the findings are
+        computed again under the changed thresholds (and cached for that set of overrides).
+        """
+        if not overrides:
+            return self
+        import copy
+
+        view = copy.copy(self)
+        view.thresholds = {**self.thresholds, **overrides}
+        view._findings_tag = "|" + repr(sorted(overrides.items()))
+        return view
+
     def findings(self, checks_module: Any) -> dict[str, Any]:
         """Run a checks module (``rvcqa.checks.structure`` ...) once; findings by check id.
 
@@ -140,7 +156,7 @@ class ModelContext:
         """
         from rvcqa.findings import Finding, skipped
 
-        key = f"findings:{checks_module.__name__}"
+        key = f"findings:{checks_module.__name__}{self._findings_tag}"
         if key not in self._cache:
             try:
                 found = list(checks_module.run(self))

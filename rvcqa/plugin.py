@@ -24,6 +24,7 @@ MARKERS = {
     "rvcqa_perceptual": "runs the model and judges its audio (resynthesis and conversion)",
     "rvcqa_speed": "inference speed benchmarks (pytest-benchmark)",
     "rvcqa_slow": "slow checks, deselect with -m 'not rvcqa_slow'",
+    "rvcqa_threshold": "rvcqa_threshold({'KEY': VALUE, ...}) or (**kw): per-test threshold overrides",
 }
 
 _SESSION_KEY = pytest.StashKey["RvcqaSession"]()
@@ -229,18 +230,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             raise pytest.UsageError(f"rvcqa: {error}") from None
         metafunc.config.stash[_SESSION_KEY] = session
     names = [m.name for m in session.models]
-    metafunc.parametrize("rvc_model", names, ids=names, indirect=True, scope="session")
+    metafunc.parametrize("rvc_model", names, ids=names, indirect=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def rvc_model(request: pytest.FixtureRequest) -> ModelContext:
-    """The model under test (a :class:`~rvcqa.context.ModelContext`), one per ``--model-dir``."""
+    """The model under test (a :class:`~rvcqa.context.ModelContext`), one per ``--model-dir``.
+
+    Everything loaded is cached per model for the whole session; a ``rvcqa_threshold`` marker on
+    the test (or its class/module) gives a view with those thresholds changed.
+    """
     session = rvcqa_session(request.config)
     assert session is not None
-    return session.by_name[request.param]
+    ctx = session.by_name[request.param]
+    overrides: dict[str, Any] = {}
+    for mark in reversed(list(request.node.iter_markers("rvcqa_threshold"))):
+        for arg in mark.args:
+            if not isinstance(arg, dict):
+                pytest.fail(f"rvcqa_threshold takes a dict or keyword arguments, got {arg!r}", pytrace=False)
+            overrides.update(arg)
+        overrides.update(mark.kwargs)
+    unknown = sorted(k for k in overrides if k not in ctx.thresholds)
+    if unknown:
+        pytest.fail(f"rvcqa_threshold: unknown threshold(s) {', '.join(unknown)}", pytrace=False)
+    return ctx.with_thresholds(overrides)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def rvcqa_results_dir(rvc_model: ModelContext) -> Path:
     """This model's results folder (created on first use, never inside the model directory)."""
     path = rvc_model.options.results_dir or Path("rvcqa-results") / rvc_model.name

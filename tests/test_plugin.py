@@ -71,3 +71,29 @@ def test_rvc_root_defaults(tmp_path: Path) -> None:
     # the latest-checkpoint check still fails: this inference file came from the first checkpoint
     assert "1 failed" in out and "provenance.latest_checkpoint" in out
     assert not any((rvc / "logs" / "lexi").rglob("*.wav.tmp"))
+
+
+def test_threshold_marker_overrides_one_test(pytester: pytest.Pytester) -> None:
+    """A per-test marker tightens a threshold for that test only; the profile default stays elsewhere."""
+    root = catalog.build_fixture("int16_gt")
+    pytester.makepyfile(test_custom="""
+        import pytest
+        from rvcqa.checks import dataset
+        from rvcqa.testing import assert_finding
+
+        @pytest.mark.rvcqa_threshold({"dataset.total_duration.min_seconds": 1.0})
+        def test_lenient(rvc_model):
+            f = rvc_model.findings(dataset)["dataset.total_duration"]
+            assert f.status.value == "passed", f.message
+
+        def test_default(rvc_model):
+            f = rvc_model.findings(dataset)["dataset.total_duration"]
+            assert f.status.value == "warning", f.message
+
+        @pytest.mark.rvcqa_threshold(**{"no.such.threshold": 1})
+        def test_unknown(rvc_model):
+            pass
+    """)
+    result = pytester.runpytest_inprocess("--model-dir", str(root), "test_custom.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*unknown threshold(s) no.such.threshold*"])
