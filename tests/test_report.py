@@ -338,3 +338,23 @@ def test_summary_table_per_model():
     assert lines[1].split() == ["x", "PASS", "1", "0", "1", "457", "0.0021"]
     assert lines[2].split() == ["y", "FAIL", "1", "1", "0", "457", "-"]
     assert "    failed: b[y-2]" in lines and lines[-1] == "checks: FAIL (y) - 2 models"
+
+
+def test_sweep_section_shows_table_warnings_and_plot(tmp_path) -> None:
+    """The epoch sweep's result (from the same finding the sweep test asserts on) is rendered."""
+    from rvcqa.findings import warning
+    from rvcqa.report.collect import ModelReport
+    from rvcqa.report.document import Code, Figure, Para, sweep_section
+
+    plot = tmp_path / "sweep.png"
+    plot.write_bytes(b"\x89PNG\r\n")
+    f = warning("sweep.recommendation", "recommended of 3 candidates: G_200.pth", details={
+        "rows": [{"label": "G_100.pth"}, {"label": "G_200.pth"}, {"label": "G_300.pth"}],
+        "table": "epoch step candidate\n 2 200 G_200.pth", "plot_path": str(plot),
+        "warnings": [{"kind": "overtraining", "message": "quality got worse after G_200.pth"}]})
+    blocks = sweep_section(ModelReport(name="m", findings={"sweep.recommendation": f}))
+    assert any(isinstance(b, Code) and "G_200.pth" in b.text for b in blocks)
+    assert any(isinstance(b, Para) and "got worse" in b.text for b in blocks)
+    assert any(isinstance(b, Figure) and b.kind == "png_file" for b in blocks)
+    empty = sweep_section(ModelReport(name="m"))
+    assert "No epoch sweep" in empty[0].text

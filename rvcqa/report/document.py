@@ -199,6 +199,7 @@ def model_blocks(m: ModelReport, *, level: int = 2, multi: bool = False, plots_a
         ("Model weights analysis", weights_section),
         ("Comparison with a reference model", reference_section),
         ("Audio: spectrograms, F0 and waveforms", audio_section),
+        ("Epoch sweep: which checkpoint to release", sweep_section),
     ]
     for i, (title, fn) in enumerate(sections, 1):
         out.append(Heading(h + 1, f"{i}. {title}"))
@@ -631,6 +632,26 @@ def audio_section(m: ModelReport, plots_available: bool = True) -> list[Block]:
     if audio.get("conversion") is not None and not any(k == "conversion" for k, _ in pairs):
         out.append(Para("No conversion output pictured (the conversion checks did not write audio: see "
                         "perceptual.convert_*).", "note"))
+    return out
+
+
+def sweep_section(m: ModelReport) -> list[Block]:
+    """The epoch sweep's table, warnings and plot (metric vs step with the log's loss_mel)."""
+    f = m.findings.get("sweep.recommendation") or m.findings.get("sweep.released_vs_best")
+    details = f.details if f is not None else {}
+    if not details.get("rows"):
+        why = f.message if f is not None else "the sweep did not run"
+        return [Para(f"No epoch sweep: {why} (pass --rvcqa-sweep, or run `rvcqa sweep DIR`).", "note")]
+    out: list[Block] = [Para(f.message, "warn" if f.status is Status.WARNING else "")]
+    if details.get("table"):
+        out.append(Code(str(details["table"])))
+    for w in details.get("warnings") or []:
+        out.append(Para(str(w.get("message") if isinstance(w, dict) else w), "warn"))
+    plot = details.get("plot_path")
+    if plot and Path(plot).is_file():
+        out.append(Figure(f"{_slug(m.name)}-sweep", "png_file", "Measured quality per checkpoint vs step",
+                          {"path": str(plot)}, "Log-mel distance and the other metrics per candidate, with the "
+                          "training log's loss_mel on the same step axis."))
     return out
 
 

@@ -47,10 +47,17 @@ def _png(fig: Any) -> bytes:
 def render(kind: str, args: dict[str, Any]) -> bytes:
     """Dispatch a :class:`~rvcqa.report.document.Figure` to its drawing function."""
     fn = {"loss_curves": loss_curves, "spectrograms": spectrograms, "f0_contours": f0_contours,
-          "waveforms": waveforms}.get(kind)
+          "waveforms": waveforms, "png_file": png_file}.get(kind)
     if fn is None:
         raise ValueError(f"unknown picture kind {kind!r}")
     return fn(**args)
+
+
+def png_file(path: str) -> bytes:
+    """A picture another part of rvcqa already drew (e.g. the epoch sweep's plot)."""
+    from pathlib import Path
+
+    return Path(path).read_bytes()
 
 
 # --------------------------------------------------------------------------- training log
