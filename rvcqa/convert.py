@@ -28,15 +28,15 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol, Sequence
 
 import numpy as np
 
+from rvcqa.progress import Progress, say
 from rvcqa.errors import AudioError, RvcqaError
 
 log = logging.getLogger("rvcqa.convert")
 
-Progress = Callable[[str], None]
 
 SAMPLE_RATE = 16000
 WINDOW = 160  # samples per F0 frame at 16 kHz (10 ms)
@@ -482,7 +482,7 @@ def convert_files(
             conv = converter.convert(y, source=Path(path))
         except AudioError as exc:
             failed[str(path)] = str(exc)
-            _say(progress, f"conversion {k}/{len(inputs)} {Path(path).name}: skipped ({exc})")
+            say(log, progress, f"conversion {k}/{len(inputs)} {Path(path).name}: skipped ({exc})")
             continue
         if out_dir is not None:
             from rvcqa.resynth import write_wav
@@ -490,19 +490,14 @@ def convert_files(
             suffix = f"_{int(converter.settings.transpose):+d}st" if converter.settings.transpose else ""
             conv.output_path = write_wav(Path(out_dir) / f"{Path(path).stem}{suffix}.wav", conv.output, conv.sample_rate)
         done.append(conv)
-        _say(
+        say(
+            log,
             progress,
             f"conversion {k}/{len(inputs)} {Path(path).name}: {conv.input16k.size / SAMPLE_RATE:.2f} s in "
             f"{conv.seconds:.2f} s (RTF {conv.real_time_factor:.2f})"
             + (f" -> {conv.output_path}" if conv.output_path else ""),
         )
     return done, failed
-
-
-def _say(progress: Optional[Progress], line: str) -> None:
-    log.info(line)
-    if progress is not None:
-        progress(line)
 
 
 # --------------------------------------------------------------------------- metrics

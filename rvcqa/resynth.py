@@ -24,16 +24,16 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from rvcqa.progress import Progress, say
 from rvcqa.errors import AudioError, ModelDirError, RvcqaError
 from rvcqa.modeldir import ModelDir, stems
 
 log = logging.getLogger("rvcqa.resynth")
 
-Progress = Callable[[str], None]
 
 #: Segments shorter than this are not worth judging (pYIN and the 48k log-mel need a few frames).
 MIN_SEGMENT_S = 0.5
@@ -318,14 +318,15 @@ def resynthesize(
             inputs = load_segment_inputs(seg, sample_rate=sr, hop=hop, phone_dim=dim, f0=f0)
         except AudioError as exc:
             skipped[seg.stem] = str(exc)
-            _say(progress, f"resynthesis {k}/{total} {seg.stem}: skipped ({exc})")
+            say(log, progress, f"resynthesis {k}/{total} {seg.stem}: skipped ({exc})")
             continue
         t0 = time.perf_counter()
         out = run_model(synth, inputs, sid=sid)
         seconds = time.perf_counter() - t0
         path = write_wav(out_dir / f"{seg.stem}.wav", out, sr) if out_dir is not None else None
         results.append(SegmentResult(seg, out, inputs.target, sr, inputs.frames, path, seconds))
-        _say(
+        say(
+            log,
             progress,
             f"resynthesis {k}/{total} {seg.stem}: {inputs.frames / 100:.2f} s in {seconds:.2f} s"
             + (f" -> {path}" if path else ""),
@@ -345,12 +346,6 @@ def resynthesize(
             "alignment": "min(2*T_feat, f0 frames, len(gt)//hop) frames, features repeated x2",
         },
     )
-
-
-def _say(progress: Optional[Progress], line: str) -> None:
-    log.info(line)
-    if progress is not None:
-        progress(line)
 
 
 # --------------------------------------------------------------------------- metrics
