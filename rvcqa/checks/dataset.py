@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from rvcqa.context import ModelContext
+from rvcqa.dataset import (
+    F0_MAX,
+    F0_MIN,
+    Scan,
+    coarse_pitch,
+    f0_stats,
+    feature_stats,
+    natural_key,
+    normalise_path,
+    parse_filelist,
+    scan,
+)
 from rvcqa.errors import RvcqaError
+from rvcqa.facts import model_facts
 from rvcqa.findings import Finding, failed, passed, skipped, warning
-from rvcqa.modeldir import stems as _stems
 
 CHECK_IDS: tuple[str, ...] = (
     "dataset.folders",
@@ -68,252 +78,9 @@ DEFAULTS: dict[str, Any] = {
     "dataset.index.max_ntotal_diff": 0.01,
 }
 
-#: suffix of each role's files, RVC's stem rule = name up to the first "."
-SUFFIX = {"gt_wavs": ".wav", "wavs16k": ".wav", "f0_coarse": ".npy", "f0_hz": ".npy", "features": ".npy"}
 #: RVC's DistributedBucketSampler boundaries (train.py) and the mute files' length estimate
 BUCKETS = (100, 200, 300, 400, 500, 600, 700, 800, 900)
-HOP_BY_SR = {32000: 320, 40000: 400, 48000: 480}
-F0_MIN, F0_MAX = 50.0, 1100.0
 _FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
-
-
-# --------------------------------------------------------------------------- model facts
-
-@dataclass
-class ModelFacts:
-    """Sample rate, version and f0 flag of the model under test, each with where it came from."""
-
-    sr: int | None = None
-    sr_source: str = ""
-    version: str | None = None
-    version_source: str = ""
-    f0: bool | None = None
-    f0_source: str = ""
-    hop: int | None = None
-
-    @property
-    def feature_width(self) -> int | None:
-        return {"v1": 256, "v2": 768}.get(self.version or "")
-
-
-def model_facts(ctx: ModelContext) -> ModelFacts:
-    """From the inference model (``config[-1]``, ``version``, ``f0``), else config.json, else the
-    training log's hyperparameters, else the folder names."""
-    return ctx.cached("dataset:model_facts", lambda: _model_facts(ctx))
-
-
-def _model_facts(ctx: ModelContext) -> ModelFacts:
-    facts = ModelFacts()
-    model = None
-    try:
-        model = ctx.inference_model()
-    except RvcqaError:
-        model = None
-    if model is not None:
-        name = model.path.name if model.path else "the inference model"
-        sr = model.config_sr or model.sr_hz
-        if sr:
-            facts.sr, facts.sr_source = int(sr), f"config[-1] of {name}"
-        if model.version in ("v1", "v2"):
-            facts.version, facts.version_source = model.version, f"{name}"
-        if isinstance(model.f0, int):
-            facts.f0, facts.f0_source = bool(model.f0), f"{name}"
-    cfg = None
-    try:
-        cfg = ctx.config_json()
-    except RvcqaError:
-        cfg = None
-    if facts.sr is None:
-        try:
-            sr = ctx.config_json_sample_rate()
-        except RvcqaError:
-            sr = None
-        if sr:
-            facts.sr, facts.sr_source = sr, "config.json"
-    if isinstance(cfg, dict):
-        hop = cfg.get("data", {}).get("hop_length") if isinstance(cfg.get("data"), dict) else None
-        if isinstance(hop, int) and hop > 0:
-            facts.hop = hop
-    log = _train_log(ctx)
-    if log is not None and log.hparams:
-        from rvcqa.checkpoint import parse_sample_rate
-
-        if facts.sr is None and (sr := parse_sample_rate(log.hparam("sample_rate"))):
-            facts.sr, facts.sr_source = sr, "the training log's sample_rate"
-        if facts.version is None and log.hparam("version") in ("v1", "v2"):
-            facts.version, facts.version_source = log.hparam("version"), "the training log's version"
-        if facts.f0 is None and log.hparam("if_f0") in (0, 1, True, False):
-            facts.f0, facts.f0_source = bool(log.hparam("if_f0")), "the training log's if_f0"
-    md = ctx.md
-    if facts.version is None and md.features is not None:
-        if md.features.name == "3_feature256":
-            facts.version, facts.version_source = "v1", "the 3_feature256 folder"
-        elif md.features.name in ("3_feature768", "extracted"):
-            facts.version, facts.version_source = "v2", f"the {md.features.name} folder"
-    if facts.f0 is None and (md.f0_coarse is not None or md.f0_hz is not None):
-        facts.f0, facts.f0_source = True, "the f0 folders"
-    if facts.hop is None and facts.sr in HOP_BY_SR:
-        facts.hop = HOP_BY_SR[facts.sr]
-    return facts
-
-
-def _train_log(ctx: ModelContext):
-    try:
-        return ctx.train_log()
-    except RvcqaError:
-        return None
-
-
-# --------------------------------------------------------------------------- scanning
-
-@dataclass
-class WavInfo:
-    samplerate: int
-    frames: int
-    subtype: str
-    channels: int
-    size: int
-
-    @property
-    def duration(self) -> float:
-        return self.frames / self.samplerate if self.samplerate else 0.0
-
-
-@dataclass
-class Scan:
-    """Names and headers of everything in the data folders (no sample data read)."""
-
-    layout: str
-    folders: dict[str, Path | None]
-    stems: dict[str, dict[str, Path]]
-    required: list[str]
-    complete: list[str]
-    f0_expected: bool = True
-    gt: dict[str, WavInfo] = field(default_factory=dict)
-    w16: dict[str, WavInfo] = field(default_factory=dict)
-    unreadable: dict[str, list[str]] = field(default_factory=dict)
-
-    def folder_name(self, role: str) -> str:
-        folder = self.folders.get(role)
-        return folder.name if folder is not None else _DEFAULT_NAMES[self.layout].get(role, role)
-
-
-_DEFAULT_NAMES = {
-    "rvc": {"gt_wavs": "0_gt_wavs", "wavs16k": "1_16k_wavs", "f0_coarse": "2a_f0", "f0_hz": "2b-f0nsf", "features": "3_feature768"},
-    "applio": {"gt_wavs": "sliced_audios", "wavs16k": "sliced_audios_16k", "f0_coarse": "f0", "f0_hz": "f0_voiced", "features": "extracted"},
-}
-
-
-def scan(ctx: ModelContext) -> Scan:
-    return ctx.cached("dataset:scan", lambda: _scan(ctx))
-
-
-def _scan(ctx: ModelContext) -> Scan:
-    import soundfile as sf
-
-    md = ctx.md
-    layout = md.layout if md.layout in ("rvc", "applio") else "rvc"
-    folders = md.data_folders()
-    facts = model_facts(ctx)
-    required = ["gt_wavs", "wavs16k", "features"]
-    has_f0_folder = folders.get("f0_coarse") is not None or folders.get("f0_hz") is not None
-    f0_expected = facts.f0 if facts.f0 is not None else has_f0_folder
-    if f0_expected:
-        required[2:2] = ["f0_coarse", "f0_hz"]
-    found = {role: _stems(path, SUFFIX[role]) for role, path in folders.items()}
-    present = [r for r in required if folders.get(r) is not None]
-    complete = sorted(set.intersection(*(set(found[r]) for r in present)), key=_natural) if present else []
-    sc = Scan(layout, folders, found, required, complete, f0_expected=bool(f0_expected))
-    for role, target in (("gt_wavs", sc.gt), ("wavs16k", sc.w16)):
-        for stem, path in found.get(role, {}).items():
-            try:
-                info = sf.info(str(path))
-                target[stem] = WavInfo(int(info.samplerate), int(info.frames), str(info.subtype), int(info.channels), path.stat().st_size)
-            except (RuntimeError, OSError, ValueError) as exc:  # soundfile raises LibsndfileError(RuntimeError)
-                sc.unreadable.setdefault(role, []).append(f"{path.name}: {str(exc).splitlines()[0][:80]}")
-    return sc
-
-
-def _natural(stem: str) -> list[Any]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", stem)]
-
-
-@dataclass
-class ArrayStats:
-    shape: tuple[int, ...]
-    dtype: str
-    n_nonfinite: int = 0
-    vmin: float | None = None
-    vmax: float | None = None
-    n_voiced: int = 0
-    n_out_of_range: int = 0
-    integral: bool = True
-    error: str | None = None
-    values: np.ndarray | None = None  # small f0 arrays are kept for cross-checks
-
-
-def _load(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError:
-        return np.load(path, allow_pickle=False)
-
-
-def feature_stats(ctx: ModelContext) -> dict[str, ArrayStats]:
-    def compute() -> dict[str, ArrayStats]:
-        out: dict[str, ArrayStats] = {}
-        for stem, path in scan(ctx).stems.get("features", {}).items():
-            try:
-                arr = _load(path)
-                st = ArrayStats(tuple(int(s) for s in arr.shape), str(arr.dtype))
-                if arr.dtype.kind in "fc":
-                    st.n_nonfinite = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-                out[stem] = st
-            except (OSError, ValueError, EOFError) as exc:
-                out[stem] = ArrayStats((), "?", error=str(exc).splitlines()[0][:80])
-        return out
-
-    return ctx.cached("dataset:feature_stats", compute)
-
-
-def f0_stats(ctx: ModelContext) -> dict[str, dict[str, ArrayStats]]:
-    def one(path: Path, hz: bool) -> ArrayStats:
-        try:
-            arr = np.asarray(_load(path))
-        except (OSError, ValueError, EOFError) as exc:
-            return ArrayStats((), "?", error=str(exc).splitlines()[0][:80])
-        st = ArrayStats(tuple(int(s) for s in arr.shape), str(arr.dtype), values=arr.reshape(-1) if arr.ndim == 1 else None)
-        if arr.size == 0 or arr.dtype.kind not in "iuf":
-            return st
-        flat = arr.reshape(-1).astype(np.float64)
-        finite = np.isfinite(flat)
-        st.n_nonfinite = int(flat.size - finite.sum())
-        fin = flat[finite]
-        if fin.size:
-            st.vmin, st.vmax = float(fin.min()), float(fin.max())
-            st.integral = bool(np.all(fin == np.round(fin)))
-        if hz:
-            voiced = fin[fin != 0]
-            st.n_voiced = int(voiced.size)
-            st.n_out_of_range = int(np.count_nonzero((voiced < F0_MIN - 0.5) | (voiced > F0_MAX + 0.5)))
-        return st
-
-    def compute() -> dict[str, dict[str, ArrayStats]]:
-        sc = scan(ctx)
-        return {
-            "coarse": {s: one(p, False) for s, p in sc.stems.get("f0_coarse", {}).items()},
-            "hz": {s: one(p, True) for s, p in sc.stems.get("f0_hz", {}).items()},
-        }
-
-    return ctx.cached("dataset:f0_stats", compute)
-
-
-def coarse_pitch(f0_hz: np.ndarray) -> np.ndarray:
-    """RVC's coarse pitch 1..255 (RVC_FORMATS 5.4)."""
-    mel_min, mel_max = 1127 * math.log(1 + F0_MIN / 700), 1127 * math.log(1 + F0_MAX / 700)
-    mel = 1127 * np.log(1 + np.asarray(f0_hz, dtype=np.float64) / 700)
-    mel = np.where(mel > 0, (mel - mel_min) * 254 / (mel_max - mel_min) + 1, mel)
-    return np.rint(np.clip(mel, 1, 255)).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -327,10 +94,6 @@ def _few(items: list[str] | tuple[str, ...], n: int = 5) -> str:
 
 def _hz(sr: int | None) -> str:
     return f"{sr} Hz" if sr else "unknown rate"
-
-
-def _no_data(scan_: Scan) -> bool:
-    return all(scan_.folders.get(r) is None for r in SUFFIX)
 
 
 def _skip_no_data(ctx: ModelContext, cid: str) -> Finding:
@@ -392,7 +155,7 @@ def check_stems(ctx: ModelContext, sc: Scan) -> Finding:
     for r in roles:
         union |= set(sc.stems[r])
     counts = {sc.folder_name(r): len(sc.stems[r]) for r in roles}
-    missing = {sc.folder_name(r): sorted(union - set(sc.stems[r]), key=_natural) for r in roles}
+    missing = {sc.folder_name(r): sorted(union - set(sc.stems[r]), key=natural_key) for r in roles}
     missing = {k: v for k, v in missing.items() if v}
     ctx.record("dataset.segments", len(sc.complete))
     table = ", ".join(f"{k} {v}" for k, v in counts.items())
@@ -450,7 +213,7 @@ def check_gt_sample_rate(ctx: ModelContext, sc: Scan) -> Finding:
                       measured=facts.sr, expected=facts.sr)
     if wrong:
         n_wrong = sum(len(v) for v in wrong.values())
-        stems_wrong = sorted((s for v in wrong.values() for s in v), key=_natural)
+        stems_wrong = sorted((s for v in wrong.values() for s in v), key=natural_key)
         return failed(
             cid,
             f"{n_wrong} of {len(sc.gt)} wavs in {gt_name} are not at the model's {facts.sr} Hz "
@@ -472,7 +235,7 @@ def check_wav16k_rate(ctx: ModelContext, sc: Scan) -> Finding:
     name = sc.folder_name("wavs16k")
     if not sc.w16:
         return skipped(cid, f"no readable wavs in {name}")
-    wrong = sorted((s for s, i in sc.w16.items() if i.samplerate != 16000), key=_natural)
+    wrong = sorted((s for s, i in sc.w16.items() if i.samplerate != 16000), key=natural_key)
     if not wrong:
         return passed(cid, f"all {len(sc.w16)} wavs in {name} at 16000 Hz", measured=16000, expected=16000)
     rates = sorted({sc.w16[s].samplerate for s in wrong})
@@ -584,7 +347,7 @@ def check_gt_levels(ctx: ModelContext, sc: Scan) -> Finding:
     top = max(peaks.values())
     ctx.record("dataset.gt_peak_max", round(top, 4))
     over = sorted((s for s, p in peaks.items() if p > max_peak), key=lambda s: -peaks[s])
-    quiet = sorted((s for s, p in peaks.items() if p < silent), key=_natural)
+    quiet = sorted((s for s, p in peaks.items() if p < silent), key=natural_key)
     details = {"peak_max": top, "over": over[:20], "quiet": quiet[:20], "clipped": dict(list(clipped.items())[:20])}
     if nonfinite:
         return failed(cid, f"{len(nonfinite)} wavs in {name} contain NaN/Inf samples (e.g. {_few(nonfinite)})",
@@ -603,7 +366,7 @@ def check_gt_levels(ctx: ModelContext, sc: Scan) -> Finding:
     if quiet:
         notes.append(f"{len(quiet)} near-silent (peak < {silent:g}: {_few(quiet)})")
     if clipped:
-        notes.append(f"{len(clipped)} with clipping runs of >= {run_len} samples at full scale ({_few(sorted(clipped, key=_natural))})")
+        notes.append(f"{len(clipped)} with clipping runs of >= {run_len} samples at full scale ({_few(sorted(clipped, key=natural_key))})")
     if notes:
         return warning(
             cid, f"GT levels in {name}: " + "; ".join(notes) + f". Highest peak {top:.3f}.",
@@ -637,8 +400,8 @@ def check_segment_lengths(ctx: ModelContext, sc: Scan) -> Finding:
     if not hop:
         return skipped(cid, "hop length unknown (no config.json and the model's sample rate is not 32k/40k/48k)")
     lengths = {s: i.size // (3 * hop) for s, i in sc.gt.items()}
-    short = sorted((s for s, n in lengths.items() if n <= BUCKETS[0]), key=_natural)
-    long = sorted((s for s, n in lengths.items() if n > BUCKETS[-1]), key=_natural)
+    short = sorted((s for s, n in lengths.items() if n <= BUCKETS[0]), key=natural_key)
+    long = sorted((s for s, n in lengths.items() if n > BUCKETS[-1]), key=natural_key)
     dropped = short + long
     bytes_per = {"FLOAT": 4, "DOUBLE": 8, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4}
     sub = max(sc.gt.values(), key=lambda i: i.size).subtype
@@ -680,20 +443,20 @@ def check_features(ctx: ModelContext, sc: Scan) -> Finding:
         expected = ctx.md.feature_dim
         source = f"the {name} folder name"
     bad_read = {s: st.error for s, st in stats.items() if st.error}
-    not2d = sorted((s for s, st in stats.items() if not st.error and len(st.shape) != 2), key=_natural)
+    not2d = sorted((s for s, st in stats.items() if not st.error and len(st.shape) != 2), key=natural_key)
     widths: dict[int, int] = {}
     for st in stats.values():
         if not st.error and len(st.shape) == 2:
             widths[st.shape[1]] = widths.get(st.shape[1], 0) + 1
-    wrong_w = sorted((s for s, st in stats.items() if not st.error and len(st.shape) == 2 and expected and st.shape[1] != expected), key=_natural)
-    nonfinite = sorted((s for s, st in stats.items() if st.n_nonfinite), key=_natural)
+    wrong_w = sorted((s for s, st in stats.items() if not st.error and len(st.shape) == 2 and expected and st.shape[1] != expected), key=natural_key)
+    nonfinite = sorted((s for s, st in stats.items() if st.n_nonfinite), key=natural_key)
     frames = sum(st.shape[0] for st in stats.values() if not st.error and len(st.shape) == 2)
     ctx.record("dataset.feature_frames", frames)
     details = {"widths": widths, "nonfinite": nonfinite[:20], "unreadable": bad_read, "expected_width": expected}
     problems = []
     causes = []
     if bad_read:
-        problems.append(f"{len(bad_read)} unreadable ({_few(sorted(bad_read, key=_natural))})")
+        problems.append(f"{len(bad_read)} unreadable ({_few(sorted(bad_read, key=natural_key))})")
         causes.append("truncated .npy files from an interrupted extraction")
     if not2d:
         problems.append(f"{len(not2d)} not 2-D [frames, width] ({_few(not2d)})")
@@ -720,7 +483,7 @@ def check_frames(ctx: ModelContext, sc: Scan) -> Finding:
     f0 = f0_stats(ctx) if sc.folders.get("f0_hz") is not None or sc.folders.get("f0_coarse") is not None else {"coarse": {}, "hz": {}}
     bad: dict[str, str] = {}
     judged = 0
-    for stem in sc.complete or sorted(set(feats) | set(f0["hz"]), key=_natural):
+    for stem in sc.complete or sorted(set(feats) | set(f0["hz"]), key=natural_key):
         fe = feats.get(stem)
         t_feat = fe.shape[0] if fe is not None and not fe.error and len(fe.shape) == 2 else None
         hz, co = f0["hz"].get(stem), f0["coarse"].get(stem)
@@ -781,13 +544,13 @@ def check_f0_values(ctx: ModelContext, sc: Scan) -> Finding:
                   "round; RVC's code writes coarse pitch to 2a_f0 and Hz to 2b-f0nsf",
         )
     problems: list[str] = []
-    bad_co = sorted((s for s, a in co.items() if a.error or not a.integral or a.vmin is None or a.vmin < 1 or a.vmax > 255), key=_natural)
+    bad_co = sorted((s for s, a in co.items() if a.error or not a.integral or a.vmin is None or a.vmin < 1 or a.vmax > 255), key=natural_key)
     if bad_co:
         lo = min((co[s].vmin for s in bad_co if co[s].vmin is not None), default=None)
         hi = max((co[s].vmax for s in bad_co if co[s].vmax is not None), default=None)
         problems.append(f"{len(bad_co)} {cname} files outside the coarse range 1..255 or not integers "
                         f"({_few(bad_co)}; values {lo}..{hi})")
-    nonfinite = sorted((s for s, a in hz.items() if a.n_nonfinite or (a.vmin is not None and a.vmin < 0)), key=_natural)
+    nonfinite = sorted((s for s, a in hz.items() if a.n_nonfinite or (a.vmin is not None and a.vmin < 0)), key=natural_key)
     if nonfinite:
         problems.append(f"{len(nonfinite)} {hname} files with NaN/Inf or negative Hz ({_few(nonfinite)})")
     voiced = sum(a.n_voiced for a in hz.values())
@@ -800,7 +563,7 @@ def check_f0_values(ctx: ModelContext, sc: Scan) -> Finding:
                         f"({_few(worst)})")
     # coarse must be RVC's mapping of Hz
     disagree = []
-    for s in sorted(set(co) & set(hz), key=_natural):
+    for s in sorted(set(co) & set(hz), key=natural_key):
         a, b = co[s].values, hz[s].values
         if a is None or b is None or len(a) != len(b) or not len(a):
             continue
@@ -830,34 +593,6 @@ def check_f0_values(ctx: ModelContext, sc: Scan) -> Finding:
                        f"{frac_oor:.2%} outside 50-1100 Hz", measured=round(voiced_frac, 3), details=details)
 
 
-@dataclass
-class FilelistEntry:
-    stem: str
-    fields: list[str]
-    mute: bool
-    line_no: int
-
-
-def parse_filelist(path: Path) -> list[FilelistEntry]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    out = []
-    for i, raw in enumerate(text.split("\n"), 1):
-        line = raw.strip().strip("\r")
-        if not line:
-            continue
-        fields = [f.strip() for f in line.split("|")]
-        wav = _norm_path(fields[0])
-        base = wav.rsplit("/", 1)[-1]
-        parent_dirs = wav.split("/")[:-1]
-        mute = base.startswith("mute") and any(d.startswith("mute") for d in parent_dirs)
-        out.append(FilelistEntry(base.split(".", 1)[0], fields, mute, i))
-    return out
-
-
-def _norm_path(p: str) -> str:
-    return re.sub(r"[\\/]+", "/", p)
-
-
 def check_filelist(ctx: ModelContext, sc: Scan) -> Finding:
     cid = "dataset.filelist"
     path = ctx.md.filelist
@@ -874,13 +609,13 @@ def check_filelist(ctx: ModelContext, sc: Scan) -> Finding:
     wrong_fields = [e for e in data if len(e.fields) != want_fields]
     on_disk = set(sc.complete)
     listed = {e.stem for e in data}
-    unknown = sorted(listed - on_disk, key=_natural)
-    unlisted = sorted(on_disk - listed, key=_natural)
-    feat_dirs = {(_norm_path(e.fields[1]).split("/")[-2] if len(e.fields) > 1 and "/" in _norm_path(e.fields[1]) else "") for e in data}
+    unknown = sorted(listed - on_disk, key=natural_key)
+    unlisted = sorted(on_disk - listed, key=natural_key)
+    feat_dirs = {(normalise_path(e.fields[1]).split("/")[-2] if len(e.fields) > 1 and "/" in normalise_path(e.fields[1]) else "") for e in data}
     expect_feat = {"v1": "3_feature256", "v2": "3_feature768"}.get(facts.version or "")
     wrong_feat = sorted(d for d in feat_dirs if d.startswith("3_feature") and expect_feat and d != expect_feat)
-    roots = sorted({_norm_path(e.fields[0]).rsplit("/", 2)[0] for e in data if "/" in _norm_path(e.fields[0])})
-    local = _norm_path(str(ctx.md.root.resolve()))
+    roots = sorted({normalise_path(e.fields[0]).rsplit("/", 2)[0] for e in data if "/" in normalise_path(e.fields[0])})
+    local = normalise_path(str(ctx.md.root.resolve()))
     # RVC writes absolute paths (often from another machine: matched by stem); Applio relative ones
     foreign = [r for r in roots if (r.startswith("/") or re.match(r"^[A-Za-z]:/", r)) and r != local]
     details = {"entries": len(data), "mute_lines": len(mutes), "unknown": unknown[:20], "unlisted": unlisted[:20], "roots": roots[:5]}
@@ -995,7 +730,7 @@ assert tuple(cid for cid, _ in _CHECKS) == CHECK_IDS
 def run(ctx: ModelContext) -> list[Finding]:
     """One finding per id in :data:`CHECK_IDS`."""
     sc = scan(ctx)
-    if _no_data(sc):
+    if sc.empty:
         return [(check_index(ctx, sc) if cid == "dataset.index" and ctx.md.index_files else _skip_no_data(ctx, cid))
                 for cid in CHECK_IDS]
     out = []
