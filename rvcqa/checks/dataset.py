@@ -544,10 +544,10 @@ def check_f0_values(ctx: ModelContext, sc: Scan) -> Finding:
                   "round; RVC's code writes coarse pitch to 2a_f0 and Hz to 2b-f0nsf",
         )
     problems: list[str] = []
-    bad_co = sorted((s for s, a in co.items() if a.error or not a.integral or a.vmin is None or a.vmin < 1 or a.vmax > 255), key=natural_key)
+    bad_co = sorted((s for s, a in co.items() if a.error or not a.integral or a.vmin is None or a.vmin < 1 or (a.vmax or 0) > 255), key=natural_key)
     if bad_co:
-        lo = min((co[s].vmin for s in bad_co if co[s].vmin is not None), default=None)
-        hi = max((co[s].vmax for s in bad_co if co[s].vmax is not None), default=None)
+        lo = min((v for s in bad_co if (v := co[s].vmin) is not None), default=None)
+        hi = max((v for s in bad_co if (v := co[s].vmax) is not None), default=None)
         problems.append(f"{len(bad_co)} {cname} files outside the coarse range 1..255 or not integers "
                         f"({_few(bad_co)}; values {lo}..{hi})")
     nonfinite = sorted((s for s, a in hz.items() if a.n_nonfinite or (a.vmin is not None and a.vmin < 0)), key=natural_key)
@@ -675,7 +675,7 @@ def check_index(ctx: ModelContext, sc: Scan) -> Finding:
     if not files:
         return skipped(cid, "no .index file in the experiment folder (optional: it only sharpens timbre at inference)")
     try:
-        import faiss  # type: ignore[import-not-found]
+        import faiss
     except ImportError:
         return skipped(cid, f"faiss is not installed, so {files[0].name} cannot be read: install rvcqa[index]")
     facts = model_facts(ctx)
