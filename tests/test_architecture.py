@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "rvcqa.checks": 4,
     # 5 renderers and front ends (pytest plugin, CLI, report) and what only they use
     "rvcqa.plugin": 5, "rvcqa.xdist": 5, "rvcqa.summary": 5, "rvcqa.testing": 5, "rvcqa.quality_tests": 5,
-    "rvcqa.cli": 5, "rvcqa.inspect": 5, "rvcqa.demo": 5, "rvcqa.session": 5, "rvcqa.profile": 5,
+    "rvcqa.cli": 5, "rvcqa.inspect": 5, "rvcqa.demo": 5, "rvcqa.session": 5, "rvcqa.profile": 5, "rvcqa.rootdir": 5,
     "rvcqa.baseline": 5, "rvcqa.report": 5,
 }
 LAYER_NAMES = ("base", "loaders", "engines", "context", "checks", "renderers")
