@@ -57,6 +57,23 @@ def _fmt(value: Any, fmt: str) -> str:
     return text if len(text) <= 28 else text[:25] + "..."
 
 
+#: the order failures are listed in: what others depend on first (a model that does not load, then
+#: where it came from, its data, its training), what is judged on top of them last
+ROOT_CAUSE_ORDER = ("structure.", "provenance.", "dataset.", "training.", "hypothesis.", "perceptual.", "sweep.")
+
+
+def root_causes_first(nodeids: Iterable[str]) -> list[str]:
+    """Failed test ids with the structural ones first; speed and other tests after the checks."""
+    def rank(nodeid: str) -> int:
+        head = nodeid.rsplit("::", 1)[-1]
+        for i, prefix in enumerate(ROOT_CAUSE_ORDER):
+            if f"-{prefix}" in head or f"[{prefix}" in head:
+                return i
+        return len(ROOT_CAUSE_ORDER)
+
+    return sorted(nodeids, key=rank)
+
+
 def _verdict(counts: dict[str, list[str]]) -> str:
     if counts.get("failed") or counts.get("error"):
         return "FAIL"
@@ -89,7 +106,7 @@ def summary_lines(models: Iterable[ModelContext], stats: dict[str, list[Any]]) -
     lines = summary_table(models, stats)
     for ctx in models:
         counts = by_model.get(ctx.name, {})
-        failed = counts.get("failed", []) + counts.get("error", [])
+        failed = root_causes_first(counts.get("failed", []) + counts.get("error", []))
         details = [f"    failed: {nodeid.split('::')[-1]}" for nodeid in failed[:12]]
         if len(failed) > 12:
             details.append(f"    ... and {len(failed) - 12} more")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rvcqa.baseline import baseline_path_type, parse_compare_fail, save_path_type
 from rvcqa.options import device_type, segments_type, threshold_type, transpose_type
+from rvcqa.report.collect import ModelReport
 from rvcqa.session import ContextRequest, build_contexts
 
 MODULES = ("structure", "provenance", "dataset", "trainlog", "perceptual")
@@ -74,6 +75,16 @@ def context_request(args: argparse.Namespace) -> ContextRequest:
     )
 
 
+def console_line(rep: ModelReport) -> str:
+    """``NAME: VERDICT; failed: ids`` and, when one check explains the verdict, why in its own words."""
+    failed = rep.failed()
+    line = f"{rep.name}: {rep.verdict}; failed: {', '.join(f.check for f in failed) or '-'}"
+    if len(failed) == 1:
+        why = failed[0].message.split("\n", 1)[0]
+        line += f" ({why[:157] + '...' if len(why) > 160 else why})"
+    return line
+
+
 def run_report(args: argparse.Namespace) -> int:
     from rvcqa.report import write_report
     from rvcqa.report.collect import collect
@@ -121,8 +132,7 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"results JSON: {save(args.json, json.loads(json.dumps(doc, default=str)))}")
     paths = write_report(reports, args.out, plots=not args.no_plots)
     for r in reports:
-        failed = ", ".join(f.check for f in r.failed()) or "-"
-        print(f"{r.name}: {r.verdict}; failed: {failed}")
+        print(console_line(r))
     pictures = f"{paths.pictures} picture{'s' if paths.pictures != 1 else ''}" if not paths.plots_note \
         else f"no pictures: {paths.plots_note}"
     print(f"report: {paths.markdown}\nreport: {paths.html} ({pictures})")
