@@ -30,6 +30,8 @@ MARKERS = {
     "rvcqa_slow": "slow checks, deselect with -m 'not rvcqa_slow'",
     "rvcqa_threshold": "rvcqa_threshold({'KEY': VALUE, ...}) or (**kw): per-test threshold overrides",
 }
+#: pytest-benchmark's columns for the speed tests when none are chosen: their table fits 120 columns
+BENCHMARK_COLUMNS = ["min", "median", "max", "rounds"]
 PLUGIN_NAME = "rvcqa-session"
 XDIST_PLUGIN_NAME = "rvcqa-xdist"
 
@@ -94,6 +96,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     results = config.getoption("rvcqa_results") or config.getini("rvcqa_results") or None
     config.stash[_EARLY_NOTES] = config.stash.get(_EARLY_NOTES, []) + place_benchmarks(config, results)
+    if config.getoption("rvcqa_model_dirs") and getattr(config.option, "benchmark_columns", "") is None:
+        config.option.benchmark_columns = list(BENCHMARK_COLUMNS)
     plugin = RvcqaPlugin(config)
     config.pluginmanager.register(plugin, PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist"):

@@ -334,9 +334,12 @@ def test_summary_table_per_model():
                  options=NS(results_dir=None)),
               NS(name="y", measurements={"inference_layers": 457}, options=NS(results_dir=None))]
     lines = summary_lines(models, stats)
-    assert lines[0].split() == ["model", "verdict", "passed", "failed", "skipped", "layers", "resyn", "flat"]
-    assert lines[1].split() == ["x", "PASS", "1", "0", "1", "457", "0.0021"]
-    assert lines[2].split() == ["y", "FAIL", "1", "1", "0", "457", "-"]
+    assert lines[0].split() == ["model", "verdict", "passed", "failed", "skipped", "layers"]
+    assert lines[1].split() == ["x", "PASS", "1", "0", "1", "457"]
+    assert lines[2].split() == ["y", "FAIL", "1", "1", "0", "457"]
+    assert lines[3].split() == ["model", "resynth", "flatness"]
+    assert lines[4].split() == ["x", "0.0021"] and lines[5].split() == ["y", "-"]
+    assert all(len(line) <= 120 for line in lines)
     assert "    failed: b[y-2]" in lines and lines[-1] == "checks: FAIL (y) - 2 models"
 
 
