@@ -210,3 +210,10 @@ def test_defaults_are_documented() -> None:
 def test_config_json_written_like_rvc(healthy: Path) -> None:
     cfg = json.loads((healthy / "config.json").read_text())
     assert cfg["data"]["sampling_rate"] == 48000 and list(cfg) == ["data", "model", "train"]
+
+
+def test_segment_length_cause_names_the_common_problem_first() -> None:
+    from rvcqa.checks.dataset.audio import _length_cause
+
+    assert _length_cause(["0_1", "0_2"], []).startswith("very short slices")
+    assert _length_cause([], ["0_1"]).startswith("slices longer than")
