@@ -71,7 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("rvcqa_model_dirs", "model directories to gate when --model-dir is not given", type="paths", default=[])
     parser.addini("rvcqa_results", "results folder (default ./rvcqa-results)", default="")
     parser.addini("rvcqa_thresholds", "threshold overrides, KEY=VALUE per line", type="linelist", default=[])
-    _add_report_options(group)  # issue 8: see the "report & baselines" block at the end
+    _add_report_options(group)  # see the "report & baselines" block at the end
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -288,7 +288,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(line)
 
 
-# --- report & baselines (issue 8) ---
+# --- report & baselines ---
 # Options: rvcqa.report.gate.add_options. The hooks are named pytest_rvcqa_gate_* (pytest only
 # looks at "pytest_" names) and registered under their pytest hook names through
 # ``specname`` so they never clash with this module's own hook functions; logic lives in
@@ -343,7 +343,7 @@ def pytest_rvcqa_gate_terminal_summary(terminalreporter: Any, config: pytest.Con
 # --- end report & baselines ---
 
 
-# --- sweep (issue 10) ---
+# --- sweep ---
 # ``--rvcqa-sweep``: rank every saved checkpoint (rvcqa.checks.sweep; the work is rvcqa.sweep).
 # Registered under pytest's hook names through ``specname`` so nothing above changes: the option,
 # switching ``Options.sweep`` on for every model once the session exists (it is built either in

@@ -1,6 +1,6 @@
 """Training-log checks and hypothesis verdicts, on logs and folders from fixtures/build_data.py.
 
-Includes the acceptance test of issue 5: the lexi report rebuilt (int16 GT wavs + stagnating
+Includes the lexi acceptance test: the lexi report rebuilt (int16 GT wavs + stagnating
 log) fails exactly the relevant checks with the report's explanations; a healthy folder passes.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The pytest side of issue 8: report, baselines and CI gating options and hooks.
+"""The pytest side of the report, baselines and CI gating: options and hooks.
 
 ``rvcqa/plugin.py`` calls :func:`add_options` from its ``pytest_addoption`` and forwards a few hooks
 here (inside its "report & baselines" block). Cheap to import: no torch, no matplotlib.
@@ -26,7 +26,7 @@ _STATE_KEY = pytest.StashKey["GateState"]()
 
 
 def add_options(group: Any) -> None:
-    """The options of this issue, added to the plugin's ``rvcqa`` option group."""
+    """The report, baseline and gating options, added to the plugin's ``rvcqa`` option group."""
     group.addoption("--rvcqa-report", dest="rvcqa_report", default=None, metavar="PATH",
                     help="write the diagnosis report: PATH.md + PATH.html (self-contained; a folder gets "
                          "report.md/report.html); pictures need matplotlib")
@@ -143,7 +143,7 @@ def _collect_local(config: pytest.Config, session: Any, st: GateState, *, only_t
 
     try:
         modules = [mod for _, mod in report_modules()]
-    except Exception:  # noqa: BLE001 - a check module being rewritten must not break the summary
+    except Exception:  # noqa: BLE001 - a check module that fails to import must not break the summary
         modules = []
     for ctx in session.models:
         if only_touched and not any(cached_findings(ctx, mod) is not None for mod in modules):
