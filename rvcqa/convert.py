@@ -32,8 +32,9 @@ from typing import Any, Optional, Protocol, Sequence
 
 import numpy as np
 
-from rvcqa.progress import Progress, say
 from rvcqa.errors import AudioError, RvcqaError
+from rvcqa.outputs import write_wav
+from rvcqa.progress import Progress, say
 
 log = logging.getLogger("rvcqa.convert")
 
@@ -485,8 +486,6 @@ def convert_files(
             say(log, progress, f"conversion {k}/{len(inputs)} {Path(path).name}: skipped ({exc})")
             continue
         if out_dir is not None:
-            from rvcqa.resynth import write_wav
-
             suffix = f"_{int(converter.settings.transpose):+d}st" if converter.settings.transpose else ""
             conv.output_path = write_wav(Path(out_dir) / f"{Path(path).stem}{suffix}.wav", conv.output, conv.sample_rate)
         done.append(conv)
@@ -498,73 +497,3 @@ def convert_files(
             + (f" -> {conv.output_path}" if conv.output_path else ""),
         )
     return done, failed
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-@dataclass
-class ConversionMetrics:
-    """Output vs input for one conversion. The input is what the model was fed (16 kHz,
-    prepared). Flatness and ZCR are measured on both signals at 16 kHz (the output resampled),
-    flatness within the input's content band: the same STFT frames and bandwidth for both, so the
-    output's extra bandwidth above 8 kHz neither helps nor hurts it. RMS, peak, clipping and
-    duration are measured on the output as produced (model rate)."""
-
-    name: str
-    band_hz: Optional[tuple[float, float]] = None
-    flatness: Optional[float] = None
-    flatness_input: Optional[float] = None
-    zcr_hz: Optional[float] = None  # output resampled to 16 kHz
-    zcr_full_rate_hz: Optional[float] = None  # output at the model rate, for reference
-    zcr_input_hz: Optional[float] = None
-    rms: Optional[float] = None
-    rms_input: Optional[float] = None
-    peak: Optional[float] = None
-    clipping: Optional[float] = None
-    duration_ratio: Optional[float] = None
-    duration_s: Optional[float] = None
-    input_duration_s: Optional[float] = None
-    f0: Any = None
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def zcr_ratio(self) -> Optional[float]:
-        if self.zcr_hz is None or not self.zcr_input_hz:
-            return None
-        return self.zcr_hz / self.zcr_input_hz
-
-
-def measure_conversion(conv: Conversion, *, transpose: float = 0.0, f0: bool = True) -> ConversionMetrics:
-    from rvcqa import metrics as M
-    from rvcqa.audio import resample
-
-    name = conv.source.name if conv.source else "input"
-    m = ConversionMetrics(name)
-    x, y, sr = conv.input16k, conv.output, conv.sample_rate
-    try:
-        band = M.content_band(x, SAMPLE_RATE, name=f"input {name}")
-        m.band_hz = band.as_tuple()
-        m.flatness_input = float(M.spectral_flatness(x, SAMPLE_RATE, band, name="input"))
-        m.zcr_input_hz = M.zcr_hz(x, SAMPLE_RATE, name="input")
-        m.rms_input = M.rms(x)
-    except AudioError as exc:
-        m.errors["input"] = str(exc)
-        return m
-    m.duration_ratio = M.duration_ratio(y, sr, x, SAMPLE_RATE)
-    m.duration_s, m.input_duration_s = y.size / sr, x.size / SAMPLE_RATE
-    try:
-        m.rms, m.peak, m.clipping = M.rms(y), M.peak(y), M.clipping_fraction(y)
-        m.zcr_full_rate_hz = M.zcr_hz(y, sr, name="output")
-        y16 = resample(y, sr, SAMPLE_RATE)
-        m.flatness = float(M.spectral_flatness(y16, SAMPLE_RATE, band, name="output at 16 kHz"))
-        m.zcr_hz = M.zcr_hz(y16, SAMPLE_RATE, name="output at 16 kHz")
-    except AudioError as exc:
-        m.errors["output"] = str(exc)
-        return m
-    if f0:
-        try:
-            m.f0 = M.f0_metrics(x, SAMPLE_RATE, y, sr, transpose_semitones=transpose)
-        except AudioError as exc:
-            m.errors["f0"] = str(exc)
-    return m

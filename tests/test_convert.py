@@ -316,7 +316,8 @@ def test_no_content_model_is_refused(synth):
 
 def test_measure_conversion_of_an_identity_output(speech16k):
     from rvcqa.audio import resample
-    from rvcqa.convert import Conversion, measure_conversion, prepare_input
+    from rvcqa.convert import Conversion, prepare_input
+    from rvcqa.measure import measure_conversion
 
     x = prepare_input(speech16k[: 16000 * 2])
     y = resample(x, 16000, 48000)

@@ -309,7 +309,7 @@ def test_stagnation_at_a_healthy_level_is_convergence(tmp_path: Path) -> None:
 
 
 def test_defaults_are_documented() -> None:
-    src = Path(trainlog.__file__).read_text()
+    src = Path(trainlog.defaults.__file__).read_text()
     for key in trainlog.DEFAULTS:
         before = src[: src.index(f'"{key}"')].rstrip().splitlines()[-1]
         assert before.strip().startswith("#"), f"{key} has no comment on where it comes from"
