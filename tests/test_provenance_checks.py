@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 from fixtures.build_models import FixtureCache, Spec, derive_inference  # noqa: E402
 from rvcqa import weights  # noqa: E402
+from rvcqa import provenance as engine  # noqa: E402
 from rvcqa.checks import provenance  # noqa: E402
 from rvcqa.context import ModelContext, Options  # noqa: E402
 from rvcqa.findings import Status  # noqa: E402
@@ -46,7 +47,7 @@ def healthy(models):
 
 
 def local(path: Path) -> str:
-    return provenance._local(path.stat().st_mtime)
+    return engine.local_time(path.stat().st_mtime)
 
 
 def test_module_contract():
@@ -199,7 +200,7 @@ def test_full_comparison_only_on_fingerprint_matches(models, monkeypatch):
 
     monkeypatch.setattr(weights, "identical_fp16", counting)
     ctx = ModelContext(discover(models.get("early_extract").root), Options())
-    search = provenance.find_source(ctx)
+    search = engine.find_source(ctx)
     assert len(search.results) == 6 and [c.path.name for c in search.matches] == ["G_396.pth"]
     assert len(calls) == 1
 
@@ -315,7 +316,7 @@ def test_lazy_reader_agrees_with_the_safe_loader(models):
     built = models.get("healthy")
     g = built.root / "G_2376.pth"
     ctx = ModelContext(discover(built.root), Options())
-    facts = provenance.lazy_facts(ctx, g, "model")
+    facts = engine.lazy_facts(ctx, g, "model")
     full = load_training_checkpoint(g)
     assert (facts.iteration, facts.learning_rate, facts.current_lr, facts.optimizer_steps) == \
         (full.iteration, full.learning_rate, full.current_lr, full.optimizer_steps)
