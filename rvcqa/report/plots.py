@@ -45,7 +45,7 @@ def _png(fig: Any) -> bytes:
 
 
 def render(kind: str, args: dict[str, Any]) -> bytes:
-    """Dispatch a :class:`~rvcqa.report.document.Figure` to its drawing function."""
+    """Dispatch a :class:`~rvcqa.report.blocks.Figure` to its drawing function."""
     fn = {"loss_curves": loss_curves, "spectrograms": spectrograms, "f0_contours": f0_contours,
           "waveforms": waveforms, "png_file": png_file}.get(kind)
     if fn is None:
