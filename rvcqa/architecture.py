@@ -89,7 +89,7 @@ def parse_config(config: list[Any]) -> SynthConfig:
     return SynthConfig.from_list(config)
 
 
-def conv_weight(weight: dict[str, Any], prefix: str):
+def conv_weight(weight: dict[str, Any], prefix: str) -> Any:
     """The direction/kernel tensor of a (possibly weight-normed) conv: ``weight_v``, ``weight`` or new API."""
     for suffix in (".weight_v", ".parametrizations.weight.original1", ".weight"):
         t = weight.get(prefix + suffix)

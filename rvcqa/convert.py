@@ -34,7 +34,7 @@ import numpy as np
 
 from rvcqa.errors import AudioError, RvcqaError
 from rvcqa.outputs import write_wav
-from rvcqa.progress import Progress, say
+from rvcqa.progress import Progress, run_each
 
 log = logging.getLogger("rvcqa.convert")
 
@@ -236,8 +236,8 @@ def content_model_for(
             return None, NEEDS_HUBERT
         from rvcqa.features.hubert import load_hubert
 
-        model = load_hubert(hubert, device=device, version=version)
-        return model, _describe(model)
+        hubert_model = load_hubert(hubert, device=device, version=version)
+        return hubert_model, _describe(hubert_model)
     kind = str(declared.get("extractor", "")).lower()
     if kind != "standin":
         raise RvcqaError(
@@ -279,7 +279,7 @@ def load_index(index_files: Sequence[Path], dim: int) -> tuple[Optional[Retrieva
     if not index_files:
         return None, "no .index file in the model folder: retrieval off"
     try:
-        import faiss  # type: ignore[import-not-found]
+        import faiss
     except ImportError:
         return None, "faiss is not installed (pip install faiss-cpu): retrieval off"
     ordered = sorted(index_files, key=lambda p: (not p.name.startswith("added_"), p.name))
@@ -371,6 +371,8 @@ class Converter:
         t_pad, t_pad_tgt = self.t_pad, self.t_pad_tgt
         t_pad2 = 2 * t_pad
         audio_pad = np.pad(audio, (t_pad, t_pad), mode="reflect")
+        pitch: Optional[np.ndarray]
+        pitchf: Optional[np.ndarray]
         if self.f0_model:
             pitch, pitchf = f0_for(audio_pad, s, self.rmvpe)
         else:
@@ -472,28 +474,21 @@ def convert_files(
     """
     from rvcqa.audio import check_signal
 
-    done: list[Conversion] = []
-    failed: dict[str, str] = {}
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    for k, path in enumerate(inputs, 1):
-        try:
-            y = load_input(path)
-            check_signal(y, SAMPLE_RATE, name=str(path))
-            conv = converter.convert(y, source=Path(path))
-        except AudioError as exc:
-            failed[str(path)] = str(exc)
-            say(log, progress, f"conversion {k}/{len(inputs)} {Path(path).name}: skipped ({exc})")
-            continue
+    suffix = f"_{int(converter.settings.transpose):+d}st" if converter.settings.transpose else ""
+
+    def prepare(path: Path) -> Conversion:
+        y = load_input(path)
+        check_signal(y, SAMPLE_RATE, name=str(path))
+        return converter.convert(y, source=Path(path))
+
+    def finish(path: Path, conv: Conversion) -> tuple[Conversion, str]:
         if out_dir is not None:
-            suffix = f"_{int(converter.settings.transpose):+d}st" if converter.settings.transpose else ""
             conv.output_path = write_wav(Path(out_dir) / f"{Path(path).stem}{suffix}.wav", conv.output, conv.sample_rate)
-        done.append(conv)
-        say(
-            log,
-            progress,
-            f"conversion {k}/{len(inputs)} {Path(path).name}: {conv.input16k.size / SAMPLE_RATE:.2f} s in "
-            f"{conv.seconds:.2f} s (RTF {conv.real_time_factor:.2f})"
-            + (f" -> {conv.output_path}" if conv.output_path else ""),
-        )
-    return done, failed
+        line = (f"{conv.input16k.size / SAMPLE_RATE:.2f} s in {conv.seconds:.2f} s (RTF {conv.real_time_factor:.2f})"
+                + (f" -> {conv.output_path}" if conv.output_path else ""))
+        return conv, line
+
+    return run_each(inputs, "conversion", key=str, name=lambda p: Path(p).name, prepare=prepare, finish=finish,
+                    log=log, progress=progress)

@@ -10,7 +10,7 @@ broken output: the comparisons are meaningless), then the comparisons that can f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
@@ -51,6 +51,16 @@ class SegmentMetrics:
     def rms_ratio(self) -> Optional[float]:
         return _ratio(self.rms, self.rms_gt)
 
+    def as_row(self) -> dict[str, Any]:
+        """The segment's line in ``resynthesis/metrics.json`` and in the findings' ``per_segment``."""
+        return metrics_row(
+            self,
+            "stem band_hz flatness flatness_gt zcr_hz zcr_gt_hz zcr_ratio mel_distance "
+            "mel_distance_full_band=mel_distance_full rms rms_gt rms_ratio",
+            "f0_median_abs_cents=median_abs_cents_error f0_within_50=fraction_within_50_cents "
+            "f0_both_voiced=n_both_voiced",
+        )
+
 
 @dataclass
 class ConversionMetrics:
@@ -81,6 +91,28 @@ class ConversionMetrics:
     def zcr_ratio(self) -> Optional[float]:
         return _ratio(self.zcr_hz, self.zcr_input_hz)
 
+    def as_row(self) -> dict[str, Any]:
+        """The clip's line in ``conversion/metrics.json`` and in the findings' ``per_clip``."""
+        return metrics_row(
+            self,
+            "name band_hz flatness flatness_input zcr_hz_at_16k=zcr_hz zcr_hz_full_rate=zcr_full_rate_hz "
+            "zcr_input_hz zcr_ratio rms rms_input peak clipping duration_ratio",
+            "f0_median_abs_cents=median_abs_cents_error f0_within_50=fraction_within_50_cents "
+            "f0_voicing_error=voicing_decision_error_rate",
+        )
+
+
+def metrics_row(m: SegmentMetrics | ConversionMetrics, columns: str, f0_columns: str) -> dict[str, Any]:
+    """``{key: value}`` for ``key`` or ``key=attribute`` in ``columns`` (read from ``m``) and in
+    ``f0_columns`` (read from ``m.f0``, None without an F0 comparison), then ``errors``."""
+    row: dict[str, Any] = {}
+    for source, spec in ((m, columns), (m.f0, f0_columns)):
+        for column in spec.split():
+            key, _, attr = column.partition("=")
+            row[key] = getattr(source, attr or key, None)
+    row["errors"] = m.errors
+    return row
+
 
 def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     if a is None or not b:
@@ -96,6 +128,13 @@ def rung(errors: dict[str, str], key: str, step: Callable[[], None]) -> bool:
         errors[key] = str(exc)
         return False
     return True
+
+
+def reference_levels(y: np.ndarray, sr: int, band: Band, name: str) -> tuple[float, float, float]:
+    """(flatness in ``band``, ZCR in Hz, RMS) of the reference signal: the first rung."""
+    from rvcqa import metrics as M
+
+    return float(M.spectral_flatness(y, sr, band, name=name)), M.zcr_hz(y, sr, name=name), M.rms(y)
 
 
 def mel_distances(out: np.ndarray, gt: np.ndarray, sr: int, band: Band | tuple[float, float]) -> tuple[float, float]:
@@ -136,9 +175,7 @@ def measure_segment(result: SegmentResult, *, f0: bool = True) -> SegmentMetrics
     def reference() -> None:
         bands.append(M.content_band(gt, sr, name=f"GT {result.segment.gt.name}"))
         m.band_hz = bands[0].as_tuple()
-        m.flatness_gt = float(M.spectral_flatness(gt, sr, bands[0], name="GT"))
-        m.zcr_gt_hz = M.zcr_hz(gt, sr, name="GT")
-        m.rms_gt = M.rms(gt)
+        m.flatness_gt, m.zcr_gt_hz, m.rms_gt = reference_levels(gt, sr, bands[0], "GT")
 
     def output() -> None:
         m.rms = M.rms(out)
@@ -171,9 +208,7 @@ def measure_conversion(conv: Conversion, *, transpose: float = 0.0, f0: bool = T
     def reference() -> None:
         bands.append(M.content_band(x, INPUT_RATE, name=f"input {name}"))
         m.band_hz = bands[0].as_tuple()
-        m.flatness_input = float(M.spectral_flatness(x, INPUT_RATE, bands[0], name="input"))
-        m.zcr_input_hz = M.zcr_hz(x, INPUT_RATE, name="input")
-        m.rms_input = M.rms(x)
+        m.flatness_input, m.zcr_input_hz, m.rms_input = reference_levels(x, INPUT_RATE, bands[0], "input")
 
     def output() -> None:
         m.duration_ratio = M.duration_ratio(y, sr, x, INPUT_RATE)

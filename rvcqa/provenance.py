@@ -140,13 +140,13 @@ def lazy_facts(ctx: ModelContext, path: Path, entry: str) -> LazyFacts:
     """Epoch, learning rates, step count and weight fingerprint of ``path`` via the fast reader.
 
     ``entry`` is "model" (G_/D_ files) or "weight" (inference files). Raises
-    :class:`rvcqa.weights.LazyReadError` when the file needs the full safe loader.
+    :class:`rvcqa.lazyload.LazyReadError` when the file needs the full safe loader.
     """
     return ctx.cached(f"lazy:{entry}:{path}", lambda: _lazy_facts(path, entry))
 
 
 def _lazy_facts(path: Path, entry: str) -> LazyFacts:
-    from rvcqa.weights import LazyReadError
+    from rvcqa.lazyload import LazyReadError
 
     try:
         return _read_lazy_facts(path, entry)
@@ -157,14 +157,8 @@ def _lazy_facts(path: Path, entry: str) -> LazyFacts:
 
 
 def _read_lazy_facts(path: Path, entry: str) -> LazyFacts:
-    from rvcqa.weights import (
-        LazyCheckpoint,
-        LazyReadError,
-        LazyTensor,
-        lazy_fingerprint,
-        lazy_state_dict,
-        normalized,
-    )
+    from rvcqa.lazyload import LazyCheckpoint, LazyReadError, LazyTensor, lazy_fingerprint, lazy_state_dict
+    from rvcqa.weights import normalized
 
     with LazyCheckpoint(path) as ck:
         obj = ck.obj
@@ -216,7 +210,7 @@ def _find_source(ctx: ModelContext) -> SourceSearch:
     inf_fp = fingerprint(inf_w)
     cands = candidates(ctx)
     search = SourceSearch(latest=latest_candidate(ctx, cands))
-    from rvcqa.weights import LazyReadError
+    from rvcqa.lazyload import LazyReadError
 
     # newest first: the healthy case (source = latest) is settled by the first full comparison
     for cand in sorted(cands, key=lambda c: c.order, reverse=True):
@@ -270,7 +264,7 @@ def checkpoint_rows(ctx: ModelContext, *, decay: float, tol: float) -> list[dict
     weights equal it after fp16 rounding; None when unknown) and ``error`` for unreadable files.
     ``decay`` is RVC's lr_decay, ``tol`` the relative tolerance of "follows the schedule".
     """
-    from rvcqa.weights import LazyReadError
+    from rvcqa.lazyload import LazyReadError
 
     md = ctx.md
     try:

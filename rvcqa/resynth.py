@@ -34,7 +34,7 @@ from rvcqa.errors import AudioError, ModelDirError, RvcqaError
 from rvcqa.measure import SegmentMetrics, measure_segment, mel_distances
 from rvcqa.modeldir import ModelDir, stems
 from rvcqa.outputs import safe_output_dir, write_wav
-from rvcqa.progress import Progress, say
+from rvcqa.progress import Progress, run_each
 
 log = logging.getLogger("rvcqa.resynth")
 
@@ -303,26 +303,21 @@ def resynthesize(
     chosen = choose_segments(matching, segments, seed)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    results: list[SegmentResult] = []
-    total = len(chosen)
-    for k, seg in enumerate(chosen, 1):
-        try:
-            inputs = load_segment_inputs(seg, sample_rate=sr, hop=hop, phone_dim=dim, f0=f0)
-        except AudioError as exc:
-            skipped[seg.stem] = str(exc)
-            say(log, progress, f"resynthesis {k}/{total} {seg.stem}: skipped ({exc})")
-            continue
+
+    def prepare(seg: Segment) -> SegmentInputs:
+        return load_segment_inputs(seg, sample_rate=sr, hop=hop, phone_dim=dim, f0=f0)
+
+    def finish(seg: Segment, inputs: SegmentInputs) -> tuple[SegmentResult, str]:
         t0 = time.perf_counter()
         out = run_model(synth, inputs, sid=sid)
         seconds = time.perf_counter() - t0
         path = write_wav(out_dir / f"{seg.stem}.wav", out, sr) if out_dir is not None else None
-        results.append(SegmentResult(seg, out, inputs.target, sr, inputs.frames, path, seconds))
-        say(
-            log,
-            progress,
-            f"resynthesis {k}/{total} {seg.stem}: {inputs.frames / 100:.2f} s in {seconds:.2f} s"
-            + (f" -> {path}" if path else ""),
-        )
+        line = f"{inputs.frames / 100:.2f} s in {seconds:.2f} s" + (f" -> {path}" if path else "")
+        return SegmentResult(seg, out, inputs.target, sr, inputs.frames, path, seconds), line
+
+    results, unusable = run_each(chosen, "resynthesis", key=lambda s: s.stem, name=lambda s: s.stem,
+                                 prepare=prepare, finish=finish, log=log, progress=progress)
+    skipped.update(unusable)
     return Resynthesis(
         results,
         skipped,

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fixtures.build_models import FixtureCache, Spec, derive_inference  # noqa: E402
-from rvcqa import weights  # noqa: E402
+from rvcqa import lazyload, weights  # noqa: E402
 from rvcqa import provenance as engine  # noqa: E402
 from rvcqa.checks import provenance  # noqa: E402
 from rvcqa.context import ModelContext, Options  # noqa: E402
@@ -321,8 +321,8 @@ def test_lazy_reader_agrees_with_the_safe_loader(models):
     assert (facts.iteration, facts.learning_rate, facts.current_lr, facts.optimizer_steps) == \
         (full.iteration, full.learning_rate, full.current_lr, full.optimizer_steps)
     assert weights.fingerprint_match(facts.fingerprint, weights.fingerprint(full.model))
-    with weights.LazyCheckpoint(g) as ck:
-        lazy = weights.lazy_state_dict(ck.obj, "model")
+    with lazyload.LazyCheckpoint(g) as ck:
+        lazy = lazyload.lazy_state_dict(ck.obj, "model")
         assert list(lazy) == list(full.model)
         t = lazy["dec.ups.0.weight_v"]
         assert t.shape == tuple(full.model["dec.ups.0.weight_v"].shape)
@@ -332,8 +332,8 @@ def test_lazy_reader_agrees_with_the_safe_loader(models):
 @pytest.mark.parametrize("kind", ["malicious_pickle", "malicious_legacy"])
 def test_lazy_reader_refuses_code(models, kind):
     built = models.get(kind)
-    with pytest.raises(weights.LazyReadError):
-        weights.LazyCheckpoint(built.inference)
+    with pytest.raises(lazyload.LazyReadError):
+        lazyload.LazyCheckpoint(built.inference)
     assert not built.marker.exists()
 
 
@@ -343,8 +343,8 @@ def test_unusual_files_fall_back_to_the_safe_loader(models, tmp_path):
     root = tmp_path / "rvc" / "logs" / "lexi"
     g = root / "G_396.pth"
     torch.save(torch.load(g, weights_only=True), g, _use_new_zipfile_serialization=False)
-    with pytest.raises(weights.LazyReadError):
-        weights.LazyCheckpoint(g)
+    with pytest.raises(lazyload.LazyReadError):
+        lazyload.LazyCheckpoint(g)
     f = findings(root)
     assert f["provenance.latest_checkpoint"].message.startswith("lexi.pth matches G_396.pth (epoch 22, step 396)")
     row = next(r for r in f["provenance.checkpoints"].details["table"] if r["file"] == "G_396.pth")

@@ -22,6 +22,7 @@ from rvcqa.provenance import (
 )
 
 if TYPE_CHECKING:
+    from rvcqa.checkpoint import InferenceModel
     from rvcqa.context import ModelContext
 
 #: ``find_source`` and ``lazy_facts`` are re-exported for the sweep, which imports them from here.
@@ -45,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     # (epoch-1) float multiplications, so it agrees to ~1e-12; 1e-4 allows a printed/rounded value.
     "provenance.lr_rel_tol": 1e-4,
 }
+
+
+def thr(ctx: ModelContext, key: str) -> Any:
+    """The profile's value for ``key``, this module's default when nothing overrides it."""
+    return ctx.threshold(key, DEFAULTS[key])
 
 
 def run(ctx: ModelContext) -> list[Finding]:
@@ -125,7 +131,7 @@ def _checkpoints(ctx: ModelContext) -> Finding:
     return passed(cid, "; ".join(parts), measured=len(table), expected=None, details=details)
 
 
-def _source_checkpoint(ctx: ModelContext, model, search: SourceSearch) -> Finding:
+def _source_checkpoint(ctx: ModelContext, model: InferenceModel, search: SourceSearch) -> Finding:
     cid = "provenance.source_checkpoint"
     name = _name(ctx)
     if not search.results:
@@ -165,7 +171,7 @@ def _source_checkpoint(ctx: ModelContext, model, search: SourceSearch) -> Findin
     )
 
 
-def _latest_checkpoint(ctx: ModelContext, model, search: SourceSearch) -> Finding:
+def _latest_checkpoint(ctx: ModelContext, model: InferenceModel, search: SourceSearch) -> Finding:
     cid = "provenance.latest_checkpoint"
     name = _name(ctx)
     latest = search.latest
@@ -201,7 +207,7 @@ def _latest_checkpoint(ctx: ModelContext, model, search: SourceSearch) -> Findin
     )
 
 
-def _not_pretrained(ctx: ModelContext, model) -> Finding:
+def _not_pretrained(ctx: ModelContext, model: InferenceModel) -> Finding:
     cid = "provenance.not_pretrained"
     name = _name(ctx)
     path, how = pretrained_path(ctx)
@@ -243,7 +249,7 @@ def _not_pretrained(ctx: ModelContext, model) -> Finding:
     )
 
 
-def _epoch_info(ctx: ModelContext, model, search: SourceSearch) -> Finding:
+def _epoch_info(ctx: ModelContext, model: InferenceModel, search: SourceSearch) -> Finding:
     cid = "provenance.epoch_info"
     name = _name(ctx)
     claimed_epoch = model.epoch
@@ -276,6 +282,6 @@ def _epoch_info(ctx: ModelContext, model, search: SourceSearch) -> Finding:
 
 def checkpoint_table(ctx: ModelContext) -> list[dict[str, Any]]:
     """:func:`rvcqa.provenance.checkpoint_rows` under this profile's lr_decay and tolerance."""
-    decay = float(ctx.threshold("provenance.lr_decay", DEFAULTS["provenance.lr_decay"]))
-    tol = float(ctx.threshold("provenance.lr_rel_tol", DEFAULTS["provenance.lr_rel_tol"]))
+    decay = float(thr(ctx, "provenance.lr_decay"))
+    tol = float(thr(ctx, "provenance.lr_rel_tol"))
     return checkpoint_rows(ctx, decay=decay, tol=tol)

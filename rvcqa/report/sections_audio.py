@@ -61,7 +61,7 @@ def _scope(f: Finding) -> str:
 def _output_rows(m: ModelReport, kind: str, pairs: list[dict[str, Any]]) -> list[list[str]]:
     f = m.findings
     flat, zcr, level = f.get(f"perceptual.{kind}_flatness"), f.get(f"perceptual.{kind}_zcr"), f.get(f"perceptual.{kind}_level")
-    per = []
+    per: list[Any] = []
     for cand in (flat, zcr, level):
         if cand is not None:
             per = cand.details.get("per_clip") or cand.details.get("per_segment") or []
@@ -204,6 +204,7 @@ def sweep_section(m: ModelReport) -> list[Block]:
     if not details.get("rows"):
         why = f.message if f is not None else "the sweep did not run"
         return [Para(f"No epoch sweep: {why} (pass --rvcqa-sweep, or run `rvcqa sweep DIR`).", "note")]
+    assert f is not None
     out: list[Block] = [Para(f.message, "warn" if f.status is Status.WARNING else "")]
     if details.get("table"):
         out.append(Code(str(details["table"])))

@@ -86,7 +86,7 @@ def f0_summary(comps: Sequence[Any]) -> tuple[Optional[float], Optional[float], 
     return cents, within, both, ref, vde
 
 
-def judge_f0(ctx: ModelContext, cid: str, key: str, comps: Sequence[Any], ref: str, scope: str, common: dict,
+def judge_f0(ctx: ModelContext, cid: str, key: str, comps: Sequence[Any], ref: str, scope: str, common: dict[str, Any],
               cause: str, *, record: str, voicing: bool = False, transpose: float = 0.0) -> Finding:
     max_cents = float(thr(ctx, f"{key}.max_cents"))
     min_within = float(thr(ctx, f"{key}.min_within_50"))

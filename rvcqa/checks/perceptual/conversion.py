@@ -45,10 +45,11 @@ def findings(ctx: ModelContext) -> list[Finding]:
     f0_model = bool(getattr(synth, "f0", True))
     try:
         rmvpe = None
-        if opts.rmvpe is not None and f0_model:
+        rmvpe_path = opts.rmvpe
+        if rmvpe_path is not None and f0_model:
             from rvcqa.features.rmvpe import load_rmvpe
 
-            rmvpe = ctx.cached("rmvpe", lambda: load_rmvpe(opts.rmvpe, device=opts.device))
+            rmvpe = ctx.cached("rmvpe", lambda: load_rmvpe(rmvpe_path, device=opts.device))
         retrieval, index_desc = load_index(ctx.md.index_files, phone_dim(synth.version))
         settings = PipelineSettings(
             transpose=float(opts.transpose), seed=int(opts.seed), f0_method="rmvpe" if rmvpe is not None else "pyin"
@@ -78,7 +79,7 @@ def findings(ctx: ModelContext) -> list[Finding]:
         "output_dir": str(out_dir),
         "pipeline": dict(converter.describe(), content_description=content_desc, index_description=index_desc),
     }
-    per_clip = [_clip_dict(m) for m in ms]
+    per_clip = [m.as_row() for m in ms]
     write_json(out_dir / "metrics.json", {"pipeline": common["pipeline"], "clips": per_clip, "skipped": bad_inputs})
     findings = [
         _convert_flatness(ctx, ms, scope, common),
@@ -93,30 +94,7 @@ def findings(ctx: ModelContext) -> list[Finding]:
     return findings
 
 
-def _clip_dict(m: Any) -> dict[str, Any]:
-    f0 = m.f0
-    return {
-        "name": m.name,
-        "band_hz": m.band_hz,
-        "flatness": m.flatness,
-        "flatness_input": m.flatness_input,
-        "zcr_hz_at_16k": m.zcr_hz,
-        "zcr_hz_full_rate": m.zcr_full_rate_hz,
-        "zcr_input_hz": m.zcr_input_hz,
-        "zcr_ratio": m.zcr_ratio,
-        "rms": m.rms,
-        "rms_input": m.rms_input,
-        "peak": m.peak,
-        "clipping": m.clipping,
-        "duration_ratio": m.duration_ratio,
-        "f0_median_abs_cents": getattr(f0, "median_abs_cents_error", None),
-        "f0_within_50": getattr(f0, "fraction_within_50_cents", None),
-        "f0_voicing_error": getattr(f0, "voicing_decision_error_rate", None),
-        "errors": m.errors,
-    }
-
-
-def _convert_unjudgeable(cid: str, ms: Sequence[Any], common: dict) -> Optional[Finding]:
+def _convert_unjudgeable(cid: str, ms: Sequence[Any], common: dict[str, Any]) -> Optional[Finding]:
     bad = {m.name: m.errors["output"] for m in ms if "output" in m.errors}
     if bad:
         name, why = next(iter(bad.items()))
@@ -128,7 +106,7 @@ def _convert_unjudgeable(cid: str, ms: Sequence[Any], common: dict) -> Optional[
     return None
 
 
-def _convert_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict) -> Finding:
+def _convert_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
     cid = "perceptual.convert_flatness"
     early = _convert_unjudgeable(cid, ms, common)
     if early:
@@ -155,7 +133,7 @@ def _convert_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: 
     )
 
 
-def _convert_zcr(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict) -> Finding:
+def _convert_zcr(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
     cid = "perceptual.convert_zcr"
     early = _convert_unjudgeable(cid, ms, common)
     if early:
@@ -176,7 +154,7 @@ def _convert_zcr(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict)
                   cause=CAUSE_CONVERT, details=details)
 
 
-def _convert_f0(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict, f0_model: bool,
+def _convert_f0(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any], f0_model: bool,
                 transpose: float) -> Finding:
     cid = "perceptual.convert_f0"
     if not f0_model:
@@ -193,7 +171,7 @@ def _convert_f0(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict, 
                      record="convert_f0_cents", voicing=True, transpose=transpose)
 
 
-def _convert_level(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict) -> Finding:
+def _convert_level(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
     cid = "perceptual.convert_level"
     lo, hi = float(thr(ctx, "perceptual.convert_level.min_rms_dbfs")), float(thr(ctx, "perceptual.convert_level.max_rms_dbfs"))
     max_clip = float(thr(ctx, "perceptual.convert_level.max_clipping"))
@@ -225,7 +203,7 @@ def _convert_level(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dic
                   cause=CAUSE_CONVERT, details=dict(common, peak=pk, clipping=clip))
 
 
-def _convert_duration(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict) -> Finding:
+def _convert_duration(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
     cid = "perceptual.convert_duration"
     tol = float(thr(ctx, "perceptual.convert_duration.tolerance"))
     min_s = float(thr(ctx, "perceptual.convert_duration.min_seconds"))
@@ -234,7 +212,7 @@ def _convert_duration(ctx: ModelContext, ms: Sequence[Any], scope: str, common: 
         return skipped(cid, "conversion: no clip to time", details=dict(common))
 
     def off(m: Any) -> float:  # how far outside the allowance, in seconds (<= 0: within)
-        return abs(m.duration_s - m.input_duration_s) - max(tol * m.input_duration_s, min_s)
+        return float(abs(m.duration_s - m.input_duration_s) - max(tol * m.input_duration_s, min_s))
 
     worst = max(ok, key=off)
     ratio = worst.duration_ratio
@@ -250,7 +228,7 @@ def _convert_duration(ctx: ModelContext, ms: Sequence[Any], scope: str, common: 
                   details=dict(common))
 
 
-def _convert_speaker(ctx: ModelContext, convs: Sequence[Any], common: dict) -> Finding:
+def _convert_speaker(ctx: ModelContext, convs: Sequence[Any], common: dict[str, Any]) -> Finding:
     cid = "perceptual.convert_speaker"
     from rvcqa.metrics import METRICS, speaker_similarity
 

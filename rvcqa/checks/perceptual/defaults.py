@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "perceptual.convert_zcr.ratio_min": 0.5,
     "perceptual.convert_zcr.ratio_max": 2.0,
     # Log-mel L1 to the GT with RVC's mel (the same numbers as loss_mel / 45), over the mel bands
-    # inside the GT's content band (rvcqa.resynth.mel_distances says why). Healthy fine-tuned RVC
+    # inside the GT's content band (rvcqa.measure.mel_distances says why). Healthy fine-tuned RVC
     # models log loss_mel 15-25 (0.33-0.56), teacher-forced; resynthesis runs the inference path
     # (prior mean through the flow), which adds the prior/posterior gap. Measured here on LJ Speech
     # (in-band): a 0.7x level alone 0.35, a 10 ms shift 0.46, +100 cents 0.76, white noise added at

@@ -60,7 +60,7 @@ def findings(ctx: ModelContext) -> list[Finding]:
         "output_dir": str(out_dir),
         "settings": rs.settings,
     }
-    per_segment = [_seg_dict(m) for m in ms]
+    per_segment = [m.as_row() for m in ms]
     write_json(out_dir / "metrics.json", {"settings": rs.settings, "segments": per_segment, "skipped": rs.skipped})
     findings = [
         _resynth_flatness(ctx, ms, scope, common),
@@ -74,40 +74,26 @@ def findings(ctx: ModelContext) -> list[Finding]:
     return findings
 
 
-def _seg_dict(m: Any) -> dict[str, Any]:
-    f0 = m.f0
-    return {
-        "stem": m.stem,
-        "band_hz": m.band_hz,
-        "flatness": m.flatness,
-        "flatness_gt": m.flatness_gt,
-        "zcr_hz": m.zcr_hz,
-        "zcr_gt_hz": m.zcr_gt_hz,
-        "zcr_ratio": m.zcr_ratio,
-        "mel_distance": m.mel_distance,
-        "mel_distance_full_band": m.mel_distance_full,
-        "rms": m.rms,
-        "rms_gt": m.rms_gt,
-        "rms_ratio": m.rms_ratio,
-        "f0_median_abs_cents": getattr(f0, "median_abs_cents_error", None),
-        "f0_within_50": getattr(f0, "fraction_within_50_cents", None),
-        "f0_both_voiced": getattr(f0, "n_both_voiced", None),
-        "errors": m.errors,
-    }
-
-
 def _unjudgeable(ms: Sequence[Any], key: str) -> dict[str, str]:
     return {m.stem: m.errors[key] for m in ms if key in m.errors}
 
 
-def _resynth_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict) -> Finding:
+def _output_unjudgeable(cid: str, ms: Sequence[Any], common: dict[str, Any]) -> Finding | None:
+    """A failure naming the first segment whose output could not be measured, if any."""
+    bad = _unjudgeable(ms, "output")
+    if not bad:
+        return None
+    stem, why = next(iter(bad.items()))
+    return failed(cid, f"the model's output on {len(bad)} of {len(ms)} training segments cannot be judged "
+                  f"({stem}: {why})", cause=CAUSE_RESYNTH, details=dict(common))
+
+
+def _resynth_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
     cid = "perceptual.resynth_flatness"
     limit = float(thr(ctx, "perceptual.resynth_flatness.max"))
-    bad = _unjudgeable(ms, "output")
-    if bad:
-        stem, why = next(iter(bad.items()))
-        return failed(cid, f"the model's output on {len(bad)} of {len(ms)} training segments cannot be judged "
-                      f"({stem}: {why})", cause=CAUSE_RESYNTH, details=dict(common))
+    early = _output_unjudgeable(cid, ms, common)
+    if early is not None:
+        return early
     ok = [m for m in ms if m.flatness is not None]
     if not ok:
         return skipped(cid, f"resynthesis: no segment could be measured ({_first_error(ms)})", details=dict(common))
@@ -133,14 +119,12 @@ def _resynth_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: 
     )
 
 
-def _resynth_zcr(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict) -> Finding:
+def _resynth_zcr(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
     cid = "perceptual.resynth_zcr"
     lo, hi = float(thr(ctx, "perceptual.resynth_zcr.ratio_min")), float(thr(ctx, "perceptual.resynth_zcr.ratio_max"))
-    bad = _unjudgeable(ms, "output")
-    if bad:
-        stem, why = next(iter(bad.items()))
-        return failed(cid, f"the model's output on {len(bad)} of {len(ms)} training segments cannot be judged "
-                      f"({stem}: {why})", cause=CAUSE_RESYNTH, details=dict(common))
+    early = _output_unjudgeable(cid, ms, common)
+    if early is not None:
+        return early
     ok = [m for m in ms if m.zcr_ratio is not None]
     if not ok:
         return skipped(cid, f"resynthesis: no segment could be measured ({_first_error(ms)})", details=dict(common))
@@ -156,7 +140,7 @@ def _resynth_zcr(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict)
                   expected=f"{lo:g}–{hi:g}", cause=CAUSE_RESYNTH, details=dict(common))
 
 
-def _resynth_mel(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict) -> Finding:
+def _resynth_mel(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
     from rvcqa.metrics.mel import C_MEL
 
     cid = "perceptual.resynth_mel_distance"
@@ -191,7 +175,7 @@ def _resynth_mel(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict)
     )
 
 
-def _resynth_f0(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict, f0_model: bool) -> Finding:
+def _resynth_f0(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any], f0_model: bool) -> Finding:
     cid = "perceptual.resynth_f0"
     if not f0_model:
         return skipped(cid, "the model has no pitch guidance (f0=0): RVC nof0 models do not follow a melody",
@@ -208,7 +192,7 @@ def _resynth_f0(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict, 
                      record="resynth_f0_cents")
 
 
-def _resynth_level(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict) -> Finding:
+def _resynth_level(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
     cid = "perceptual.resynth_level"
     lo, hi = float(thr(ctx, "perceptual.resynth_level.ratio_min")), float(thr(ctx, "perceptual.resynth_level.ratio_max"))
     ok = [m for m in ms if m.rms is not None and m.rms_gt]

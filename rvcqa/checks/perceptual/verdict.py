@@ -29,47 +29,45 @@ def verdict(resynth: Sequence[Finding], convert: Sequence[Finding]) -> Finding:
     return finding
 
 
+#: (resynthesis state, conversion state) -> (message, likely cause) of the failing verdicts that
+#: resynthesis can decide; ``{res}``/``{conv}`` name the failed checks and the first message.
+_FAILED: dict[tuple[str, str], tuple[str, str]] = {
+    ("passed", "failed"): (
+        "the model is fine; the conversion pipeline is not (content features / F0 / settings): it reproduces "
+        "its own training segments, but conversion fails {conv}",
+        "the conversion feeds the model other inputs than training did: check that the content "
+        "extractor is the one used for training (hubert_base.pt; v1 layer 9 + final_proj, v2 layer 12), "
+        "that F0 tracking works on the input, the transpose, and the index/protect settings",
+    ),
+    ("failed", "passed"): (
+        "conversion sounds fine but the model fails on its own training data: resynthesis fails {res}",
+        "the training data folders do not match what the model was trained on (features, F0 or "
+        "0_gt_wavs from another run or another extractor), or the model generalises but never fit "
+        "its targets; see dataset.* findings",
+    ),
+    ("failed", "failed"): (
+        "the model itself is broken: it fails on its own training segments (no HuBERT involved) and on "
+        "new speech; resynthesis fails {res}",
+        CAUSE_RESYNTH,
+    ),
+    ("failed", "skipped"): (
+        "the model itself is broken: it fails on its own training segments, where HuBERT and the conversion "
+        "pipeline play no part, so fixing the inference code will not help; resynthesis fails {res}",
+        CAUSE_RESYNTH,
+    ),
+}
+
+
 def _verdict_core(resynth: Sequence[Finding], convert: Sequence[Finding]) -> Finding:
     cid = "perceptual.verdict"
     r, c = _state(resynth), _state(convert)
     details = {"resynthesis": r, "conversion": c}
     first_r = next((f.message for f in resynth if f.failed), "")
     first_c = next((f.message for f in convert if f.failed), "")
-    if r == "passed" and c == "failed":
-        return failed(
-            cid,
-            "the model is fine; the conversion pipeline is not (content features / F0 / settings): it reproduces "
-            f"its own training segments, but conversion fails {_names(convert)} ({first_c})",
-            cause="the conversion feeds the model other inputs than training did: check that the content "
-                  "extractor is the one used for training (hubert_base.pt; v1 layer 9 + final_proj, v2 layer 12), "
-                  "that F0 tracking works on the input, the transpose, and the index/protect settings",
-            details=details,
-        )
-    if r == "failed" and c == "passed":
-        return failed(
-            cid,
-            "conversion sounds fine but the model fails on its own training data: resynthesis fails "
-            f"{_names(resynth)} ({first_r})",
-            cause="the training data folders do not match what the model was trained on (features, F0 or "
-                  "0_gt_wavs from another run or another extractor), or the model generalises but never fit "
-                  "its targets; see dataset.* findings",
-            details=details,
-        )
-    if r == "failed" and c == "failed":
-        return failed(
-            cid,
-            "the model itself is broken: it fails on its own training segments (no HuBERT involved) and on "
-            f"new speech; resynthesis fails {_names(resynth)} ({first_r})",
-            cause=CAUSE_RESYNTH, details=details,
-        )
-    if r == "failed":  # conversion skipped
-        return failed(
-            cid,
-            "the model itself is broken: it fails on its own training segments, where HuBERT and the conversion "
-            f"pipeline play no part, so fixing the inference code will not help; resynthesis fails "
-            f"{_names(resynth)} ({first_r})",
-            cause=CAUSE_RESYNTH, details=details,
-        )
+    if (r, c) in _FAILED:
+        text, cause = _FAILED[(r, c)]
+        message = text.format(res=f"{_names(resynth)} ({first_r})", conv=f"{_names(convert)} ({first_c})")
+        return failed(cid, message, cause=cause, details=details)
     if r == "passed" and c == "passed":
         return passed(cid, "the model reproduces its training data and converts new speech cleanly", details=details)
     if r == "passed":
@@ -90,4 +88,3 @@ def _verdict_core(resynth: Sequence[Finding], convert: Sequence[Finding]) -> Fin
     return skipped(cid, "neither resynthesis nor conversion could run: "
                    f"{next((f.message for f in resynth), '')}; {next((f.message for f in convert), '')}",
                    details=details)
-

@@ -24,7 +24,10 @@ from rvcqa.checks.structure.config import (
     file_format_failed,
 )
 from rvcqa.checks.structure.defaults import DEFAULTS
-from rvcqa.checks.structure.reference import check_reference_agreement, reference_comparison
+from rvcqa.checks.structure.reference import (
+    check_reference_agreement,
+    reference_comparison,
+)
 from rvcqa.checks.structure.weights import (
     check_dtype,
     check_finite,
@@ -37,6 +40,7 @@ from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, skipped
 
 if TYPE_CHECKING:
+    from rvcqa.synth.config import SynthConfig
     from rvcqa.context import ModelContext
 
 __all__ = ["CHECK_IDS", "DEFAULTS", "reference_comparison", "run"]
@@ -77,29 +81,30 @@ def run(ctx: ModelContext) -> list[Finding]:
     out.append(check_file_format(model))
     ctx.record("inference_layers", len(model.weight))
     config = model.config
+    cfg: SynthConfig | None = None
+    cfg_error: str | None = None
     try:
         cfg = parse_config(config)
     except (ValueError, ImportError) as exc:
-        cfg = None
         cfg_error = str(exc)
-    out.append(check_config_length(model, cfg, cfg_error if cfg is None else None))
+    out.append(check_config_length(model, cfg, cfg_error))
 
-    def need_cfg(cid: str, fn: Callable[[], Finding]) -> Finding:
+    def need_cfg(cid: str, fn: Callable[[SynthConfig], Finding]) -> Finding:
         if cfg is None:
             return skipped(cid, f"{cid}: not evaluated: the config is not RVC's 18-element list (see structure.config_length)")
-        return fn()
+        return fn(cfg)
 
-    out.append(need_cfg("structure.sample_rate", lambda: check_sample_rate(model, cfg)))
-    out.append(need_cfg("structure.hop_length", lambda: check_hop_length(model, cfg)))
-    out.append(need_cfg("structure.spec_channels", lambda: check_spec_channels(ctx, model, cfg)))
-    out.append(need_cfg("structure.decoder_shapes", lambda: check_decoder_shapes(model, cfg)))
+    out.append(need_cfg("structure.sample_rate", lambda c: check_sample_rate(model, c)))
+    out.append(need_cfg("structure.hop_length", lambda c: check_hop_length(model, c)))
+    out.append(need_cfg("structure.spec_channels", lambda c: check_spec_channels(ctx, model, c)))
+    out.append(need_cfg("structure.decoder_shapes", lambda c: check_decoder_shapes(model, c)))
     out.append(check_version(model))
     out.append(check_f0(model))
-    out.append(need_cfg("structure.speakers", lambda: check_speakers(model, cfg)))
+    out.append(need_cfg("structure.speakers", lambda c: check_speakers(model, c)))
     out.append(check_vocoder(model))
-    out.append(need_cfg("structure.canonical_config", lambda: check_canonical(ctx, model, cfg)))
-    out.append(need_cfg("structure.layer_count", lambda: check_layer_count(model)))
-    out.append(need_cfg("structure.strict_load", lambda: check_strict_load(ctx, model)))
+    out.append(need_cfg("structure.canonical_config", lambda c: check_canonical(ctx, model, c)))
+    out.append(need_cfg("structure.layer_count", lambda c: check_layer_count(model)))
+    out.append(need_cfg("structure.strict_load", lambda c: check_strict_load(ctx, model)))
     out.append(check_finite(model))
     out.append(check_tensor_stats(ctx, model))
     out.append(check_trained(model))

@@ -19,12 +19,14 @@ from rvcqa.architecture import (
     variant_name,
     weight_variants,
 )
-from rvcqa.checks.structure.defaults import DEFAULTS
+from rvcqa.checks.structure.defaults import thr
 from rvcqa.errors import RvcqaError, TrainingCheckpointGivenError
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 
 if TYPE_CHECKING:
+    from rvcqa.checkpoint import InferenceModel
     from rvcqa.context import ModelContext
+    from rvcqa.synth.config import SynthConfig
 
 
 def file_format_failed(ctx: ModelContext, error: RvcqaError) -> Finding:
@@ -51,13 +53,13 @@ def file_format_failed(ctx: ModelContext, error: RvcqaError) -> Finding:
                   details=details)
 
 
-def _layout(model) -> str:
+def _layout(model: InferenceModel) -> str:
     if "vocoder" in model.extra or "model_hash" in model.extra or isinstance(model.extra.get("epoch"), int):
         return "Applio"
     return "RVC"
 
 
-def check_file_format(model) -> Finding:
+def check_file_format(model: InferenceModel) -> Finding:
     keys = ["weight", "config", "info", "sr", "f0", "version", *model.extra.keys()]
     return passed(
         "structure.file_format",
@@ -68,7 +70,7 @@ def check_file_format(model) -> Finding:
     )
 
 
-def check_config_length(model, cfg, error: str | None) -> Finding:
+def check_config_length(model: InferenceModel, cfg: SynthConfig | None, error: str | None) -> Finding:
     cid = "structure.config_length"
     n = len(model.config)
     if cfg is None:
@@ -84,7 +86,7 @@ def check_config_length(model, cfg, error: str | None) -> Finding:
     return passed(cid, f"config has {n} entries", measured=n, expected=18, details={"config": model.config})
 
 
-def check_sample_rate(model, cfg) -> Finding:
+def check_sample_rate(model: InferenceModel, cfg: SynthConfig) -> Finding:
     cid = "structure.sample_rate"
     sr_field = model.sr
     sr_hz = model.sr_hz
@@ -104,7 +106,7 @@ def check_sample_rate(model, cfg) -> Finding:
     return passed(cid, f"sr {sr_field!r} agrees with config[-1] = {cfg.sr}", measured=sr_field, expected=cfg.sr)
 
 
-def check_hop_length(model, cfg) -> Finding:
+def check_hop_length(model: InferenceModel, cfg: SynthConfig) -> Finding:
     cid = "structure.hop_length"
     hop = cfg.hop
     if hop * 100 != cfg.sr:
@@ -120,7 +122,7 @@ def check_hop_length(model, cfg) -> Finding:
                   measured=hop, expected=cfg.sr // 100)
 
 
-def check_spec_channels(ctx: ModelContext, model, cfg) -> Finding:
+def check_spec_channels(ctx: ModelContext, model: InferenceModel, cfg: SynthConfig) -> Finding:
     cid = "structure.spec_channels"
     source = None
     expected = None
@@ -150,7 +152,7 @@ def check_spec_channels(ctx: ModelContext, model, cfg) -> Finding:
                   measured=cfg.spec_channels, expected=expected)
 
 
-def check_decoder_shapes(model, cfg) -> Finding:
+def check_decoder_shapes(model: InferenceModel, cfg: SynthConfig) -> Finding:
     cid = "structure.decoder_shapes"
     facts = decoder_facts(model.weight)
     rates, kernels = list(cfg.upsample_rates), list(cfg.upsample_kernel_sizes)
@@ -183,7 +185,7 @@ def check_decoder_shapes(model, cfg) -> Finding:
                   measured=measured, expected={"upsample_rates": rates, "upsample_kernel_sizes": kernels})
 
 
-def check_version(model) -> Finding:
+def check_version(model: InferenceModel) -> Finding:
     cid = "structure.version"
     t = model.weight.get("enc_p.emb_phone.weight")
     if model.version not in PHONE_WIDTH:
@@ -208,7 +210,7 @@ def check_version(model) -> Finding:
                   measured=width, expected=want)
 
 
-def check_f0(model) -> Finding:
+def check_f0(model: InferenceModel) -> Finding:
     cid = "structure.f0"
     has_pitch = "enc_p.emb_pitch.weight" in model.weight
     has_source = any(k.startswith("dec.m_source.") for k in model.weight)
@@ -228,7 +230,7 @@ def check_f0(model) -> Finding:
                   measured=f0, expected=int(has_pitch))
 
 
-def check_speakers(model, cfg) -> Finding:
+def check_speakers(model: InferenceModel, cfg: SynthConfig) -> Finding:
     """emb_g rows vs config[-3].
 
     Decision: a disagreement is a WARNING, not a failure. RVC (``VC.get_vc``) and Applio
@@ -257,7 +259,7 @@ def check_speakers(model, cfg) -> Finding:
     return passed(cid, f"emb_g has {rows} speaker rows = config[-3]", measured=rows, expected=cfg.spk_embed_dim)
 
 
-def check_vocoder(model) -> Finding:
+def check_vocoder(model: InferenceModel) -> Finding:
     cid = "structure.vocoder"
     vocoder = model.extra.get("vocoder")
     if vocoder is None:
@@ -274,7 +276,7 @@ def check_vocoder(model) -> Finding:
     return passed(cid, "Applio vocoder HiFi-GAN (RVC-compatible)", measured=vocoder, expected="HiFi-GAN")
 
 
-def check_canonical(ctx: ModelContext, model, cfg) -> Finding:
+def check_canonical(ctx: ModelContext, model: InferenceModel, cfg: SynthConfig) -> Finding:
     cid = "structure.canonical_config"
     sr = cfg.sr
     canon = canonical_config(model.version, sr)
@@ -307,8 +309,7 @@ def check_canonical(ctx: ModelContext, model, cfg) -> Finding:
         )
     if width_diff:
         text = ", ".join(f"{k} {v['model']} (RVC {v['rvc']})" for k, v in width_diff.items())
-        mode = str(ctx.threshold("structure.canonical_config.custom_widths",
-                                 DEFAULTS["structure.canonical_config.custom_widths"])).lower()
+        mode = str(thr(ctx, "structure.canonical_config.custom_widths")).lower()
         msg = (f"config matches RVC's {name} sample-rate layout, but the widths are custom: {text}; "
                "the network loads only in a synthesizer built with these widths")
         make = {"failed": failed, "passed": passed}.get(mode, warning)

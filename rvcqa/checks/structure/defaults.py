@@ -1,7 +1,10 @@
 """Thresholds of the structure checks, each with where its default comes from."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rvcqa.context import ModelContext
 
 DEFAULTS: dict[str, Any] = {
     # Largest |value| a healthy tensor holds. RVC's init keeps every tensor below ~5 (embeddings
@@ -20,3 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "structure.canonical_config.custom_widths": "warning",
 }
 
+
+def thr(ctx: ModelContext, key: str) -> Any:
+    """The profile's value for ``key``, this module's default when nothing overrides it."""
+    return ctx.threshold(key, DEFAULTS[key])

@@ -8,10 +8,11 @@ from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped
 
 if TYPE_CHECKING:
+    from rvcqa.checkpoint import InferenceModel
     from rvcqa.context import ModelContext
 
 
-def model_facts(model) -> dict[str, Any]:
+def model_facts(model: InferenceModel) -> dict[str, Any]:
     size = model.size_bytes()
     return {
         "info": model.info if model.info is not None else (f"{model.epoch}epoch" if model.epoch is not None else None),
@@ -57,13 +58,13 @@ def reference_comparison(ctx: ModelContext) -> list[dict[str, Any]]:
     return rows
 
 
-def is_same_variant(a, b) -> bool:
+def is_same_variant(a: InferenceModel, b: InferenceModel) -> bool:
     """Same version, same f0, and the same number of decoder stages -> the same key set."""
     return (a.version == b.version and bool(a.f0) == bool(b.f0)
             and decoder_facts(a.weight)["stages"] == decoder_facts(b.weight)["stages"])
 
 
-def check_reference_agreement(ctx: ModelContext, model) -> Finding:
+def check_reference_agreement(ctx: ModelContext, model: InferenceModel) -> Finding:
     cid = "structure.reference_agreement"
     if ctx.options.reference_model is None:
         return skipped(cid, "no --reference-model given to compare with")

@@ -6,11 +6,12 @@ import re
 from typing import TYPE_CHECKING
 
 from rvcqa.architecture import expected_keys, few_names, variant_name
-from rvcqa.checks.structure.defaults import DEFAULTS
+from rvcqa.checks.structure.defaults import thr
 from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped
 
 if TYPE_CHECKING:
+    from rvcqa.checkpoint import InferenceModel
     from rvcqa.context import ModelContext
 
 FLOW_POST = tuple(f"flow.flows.{i}.post.{p}" for i in (0, 2, 4, 6) for p in ("weight", "bias"))
@@ -22,7 +23,7 @@ CONSTANT_AT_INIT = re.compile(r"(\.gamma$|\.beta$|^flow\.flows\.\d+\.post\.)")
 
 
 
-def check_layer_count(model) -> Finding:
+def check_layer_count(model: InferenceModel) -> Finding:
     cid = "structure.layer_count"
     try:
         exp = expected_keys(model.config, model.version, bool(model.f0))
@@ -61,7 +62,7 @@ def check_layer_count(model) -> Finding:
                   measured=n, expected=want)
 
 
-def check_strict_load(ctx: ModelContext, model) -> Finding:
+def check_strict_load(ctx: ModelContext, model: InferenceModel) -> Finding:
     cid = "structure.strict_load"
     from rvcqa.weights import parametrization_keys
 
@@ -96,7 +97,7 @@ def check_strict_load(ctx: ModelContext, model) -> Finding:
                   measured="all keys matched", expected="all keys matched")
 
 
-def check_finite(model) -> Finding:
+def check_finite(model: InferenceModel) -> Finding:
     cid = "structure.finite"
     from rvcqa.weights import non_finite
 
@@ -113,14 +114,13 @@ def check_finite(model) -> Finding:
     return passed(cid, f"all {len(model.weight)} weight tensors are finite", measured=0, expected=0)
 
 
-def check_tensor_stats(ctx: ModelContext, model) -> Finding:
+def check_tensor_stats(ctx: ModelContext, model: InferenceModel) -> Finding:
     cid = "structure.tensor_stats"
     from rvcqa.weights import weight_stats
 
-    max_abs = float(ctx.threshold("structure.tensor_stats.max_abs", DEFAULTS["structure.tensor_stats.max_abs"]))
-    max_std = float(ctx.threshold("structure.tensor_stats.max_std", DEFAULTS["structure.tensor_stats.max_std"]))
-    min_numel = int(ctx.threshold("structure.tensor_stats.constant_min_numel",
-                                  DEFAULTS["structure.tensor_stats.constant_min_numel"]))
+    max_abs = float(thr(ctx, "structure.tensor_stats.max_abs"))
+    max_std = float(thr(ctx, "structure.tensor_stats.max_std"))
+    min_numel = int(thr(ctx, "structure.tensor_stats.constant_min_numel"))
     stats = weight_stats(model.weight)
     large = [s for s in stats.values() if s.max_abs > max_abs or s.std > max_std]
     constant = [s for s in stats.values()
@@ -151,7 +151,7 @@ def check_tensor_stats(ctx: ModelContext, model) -> Finding:
                        "no constant tensors)", measured=overall_max, expected=max_abs, details=details)
 
 
-def check_trained(model) -> Finding:
+def check_trained(model: InferenceModel) -> Finding:
     cid = "structure.trained"
     present = [k for k in FLOW_POST if k in model.weight]
     if not present:
@@ -172,7 +172,7 @@ def check_trained(model) -> Finding:
                   measured=0, expected=0)
 
 
-def check_dtype(model) -> Finding:
+def check_dtype(model: InferenceModel) -> Finding:
     cid = "structure.dtype"
     from rvcqa.weights import dtype_counts
 

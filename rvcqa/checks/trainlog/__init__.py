@@ -14,7 +14,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Callable
 
-from rvcqa.checks.trainlog.checkpoints import check_checkpoints, check_completed, check_steps_per_epoch
+from rvcqa.checks.trainlog.checkpoints import (
+    check_checkpoints,
+    check_completed,
+    check_steps_per_epoch,
+)
 from rvcqa.checks.trainlog.common import load_log
 from rvcqa.checks.trainlog.defaults import CHECK_IDS, DEFAULTS, HYPOTHESIS_IDS
 from rvcqa.checks.trainlog.losses import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from rvcqa.checks.trainlog.defaults import DEFAULTS
+from rvcqa.checks.trainlog.defaults import thr
 from rvcqa.findings import Finding, passed, skipped, warning
 from rvcqa.trainlog import TrainLog, rvc_bucket_steps, steps_per_epoch_from_log
 
@@ -96,7 +96,7 @@ def check_steps_per_epoch(ctx: ModelContext, log: TrainLog) -> Finding:
         n_data, n_mute = len(lengths) - 2, 2
     predicted, dropped = rvc_bucket_steps(lengths, batch, n_gpus)
     naive = (n_data + n_mute) / (batch * n_gpus)
-    tol = int(ctx.threshold("training.steps_per_epoch.tolerance", DEFAULTS["training.steps_per_epoch.tolerance"]))
+    tol = int(thr(ctx, "training.steps_per_epoch.tolerance"))
     basis = (f"{n_data} slices + {n_mute} mute lines at batch {batch}{f' x {n_gpus} GPUs' if n_gpus > 1 else ''}: "
              f"RVC's bucket sampler pads each length bucket to a multiple of the batch, giving {predicted} "
              f"(plain division gives {naive:.1f})")

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rvcqa.checks.trainlog.defaults import C_MEL, DEFAULTS
+from rvcqa.checks.trainlog.defaults import C_MEL, thr
 from rvcqa.errors import TrainLogError
 from rvcqa.findings import Finding, Status, skipped
 from rvcqa.losscurve import MelAnalysis, analyse_series, finite_entries
-from rvcqa.trainlog import TrainLog
+from rvcqa.trainlog import LossEntry, TrainLog
 
 if TYPE_CHECKING:
     from rvcqa.context import ModelContext
@@ -52,15 +52,22 @@ def need_losses(log: TrainLog, cid: str) -> Finding | None:
     return skipped(cid, f"no loss lines in the log ({log.format} format, {log.n_lines} lines)")
 
 
+def mel_points(log: TrainLog, cid: str) -> list[LossEntry] | Finding:
+    """The finite loss_mel entries, or the skip that says why a loss check cannot run."""
+    if (s := need_losses(log, cid)) is not None:
+        return s
+    pts = finite_entries(log.entries, "loss_mel")
+    return pts or skipped(cid, "every loss_mel is NaN (see training.nan)")
+
+
 def mel_analysis(ctx: ModelContext, log: TrainLog) -> MelAnalysis:
     def compute() -> MelAnalysis:
-        t = lambda k: ctx.threshold(k, DEFAULTS[k])  # noqa: E731
         return analyse_series(
             finite_entries(log.entries, "loss_mel"), "loss_mel",
-            min_improvement=float(t("training.mel_progress.min_improvement")),
-            max_rise=float(t("training.mel_progress.max_rise")),
-            z=float(t("training.mel_progress.noise_z")),
-            min_points=int(t("training.mel_progress.min_points")),
+            min_improvement=float(thr(ctx, "training.mel_progress.min_improvement")),
+            max_rise=float(thr(ctx, "training.mel_progress.max_rise")),
+            z=float(thr(ctx, "training.mel_progress.noise_z")),
+            min_points=int(thr(ctx, "training.mel_progress.min_points")),
         )
 
     return ctx.cached("trainlog:mel_analysis", compute)

@@ -2,7 +2,10 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rvcqa.context import ModelContext
 
 CHECK_IDS: tuple[str, ...] = (
     "training.log",
@@ -69,3 +72,8 @@ C_MEL = 45.0
 
 
 HEALTHY_MEL = (15.0, 25.0)
+
+
+def thr(ctx: ModelContext, key: str) -> Any:
+    """The profile's value for ``key``, this module's default when nothing overrides it."""
+    return ctx.threshold(key, DEFAULTS[key])

@@ -9,13 +9,20 @@ from rvcqa.checks.trainlog.common import (
     base_name,
     data_cause,
     mel_analysis,
+    mel_points,
     need_losses,
     nepers,
     pretrained_state,
 )
-from rvcqa.checks.trainlog.defaults import DEFAULTS, HEALTHY_MEL
+from rvcqa.checks.trainlog.defaults import HEALTHY_MEL, thr
 from rvcqa.findings import Finding, failed, passed, skipped, warning
-from rvcqa.losscurve import analyse_series, final_median, finite_entries, span_text, where_text
+from rvcqa.losscurve import (
+    analyse_series,
+    final_median,
+    finite_entries,
+    span_text,
+    where_text,
+)
 from rvcqa.trainlog import KL_CAP, TrainLog
 
 if TYPE_CHECKING:
@@ -67,14 +74,13 @@ def check_nan(ctx: ModelContext, log: TrainLog) -> Finding:
 
 def check_mel_start(ctx: ModelContext, log: TrainLog) -> Finding:
     cid = "training.mel_start"
-    if (s := need_losses(log, cid)) is not None:
-        return s
-    limit = float(ctx.threshold("training.mel_start.max", DEFAULTS["training.mel_start.max"]))
-    max_first = int(ctx.threshold("training.mel_start.max_first_step", DEFAULTS["training.mel_start.max_first_step"]))
-    pts = finite_entries(log.entries, "loss_mel")
-    if not pts:
-        return skipped(cid, "every loss_mel is NaN (see training.nan)")
+    limit = float(thr(ctx, "training.mel_start.max"))
+    max_first = int(thr(ctx, "training.mel_start.max_first_step"))
+    pts = mel_points(log, cid)
+    if isinstance(pts, Finding):
+        return pts
     first = pts[0]
+    assert first.loss_mel is not None
     if (first.step is not None and first.step > max_first) or (log.resumes and not log.pretrained_loaded):
         return skipped(cid, f"the log starts at {where_text(first)} (a resumed run): its first loss says nothing about the start")
     ctx.record("training.first_loss_mel", first.loss_mel)
@@ -107,13 +113,11 @@ def check_mel_start(ctx: ModelContext, log: TrainLog) -> Finding:
 
 def check_mel_final(ctx: ModelContext, log: TrainLog) -> Finding:
     cid = "training.mel_final"
-    if (s := need_losses(log, cid)) is not None:
-        return s
-    limit = float(ctx.threshold("training.mel_final.max", DEFAULTS["training.mel_final.max"]))
-    warn = float(ctx.threshold("training.mel_final.warn", DEFAULTS["training.mel_final.warn"]))
-    pts = finite_entries(log.entries, "loss_mel")
-    if not pts:
-        return skipped(cid, "every loss_mel is NaN (see training.nan)")
+    limit = float(thr(ctx, "training.mel_final.max"))
+    warn = float(thr(ctx, "training.mel_final.warn"))
+    pts = mel_points(log, cid)
+    if isinstance(pts, Finding):
+        return pts
     level, last, capped = final_median(pts, "loss_mel")
     ctx.record("training.final_loss_mel", round(level, 3))
     ctx.record("training.last_loss_mel", pts[-1].loss_mel)
@@ -155,7 +159,7 @@ def check_mel_progress(ctx: ModelContext, log: TrainLog) -> Finding:
     if (s := need_losses(log, cid)) is not None:
         return s
     a = mel_analysis(ctx, log)
-    limit = float(ctx.threshold("training.mel_final.max", DEFAULTS["training.mel_final.max"]))
+    limit = float(thr(ctx, "training.mel_final.max"))
     if a.verdict == "too_few" or a.early is None or a.late is None:
         return skipped(cid, f"only {a.n} finite loss_mel lines: too few to tell a trend from noise "
                             f"(RVC prints one every 200 steps)")
@@ -168,7 +172,7 @@ def check_mel_progress(ctx: ModelContext, log: TrainLog) -> Finding:
     if a.verdict == "rising":
         return failed(
             cid, f"loss_mel is rising: {desc}", measured=round(a.rel, 3),
-            expected=f"falling or flat (rise <= {ctx.threshold('training.mel_progress.max_rise', DEFAULTS['training.mel_progress.max_rise']):.0%})",
+            expected=f"falling or flat (rise <= {thr(ctx, 'training.mel_progress.max_rise'):.0%})",
             cause="training is diverging: the known case is RVC on H100/H800/H200 GPUs under Linux (RVC #2406, #2536: "
                   "30 -> 50-60 -> nan, output beeps); also a too-high learning rate. Use an earlier epoch's model; "
                   "train on another GPU or on CPU",
@@ -200,8 +204,8 @@ def check_kl(ctx: ModelContext, log: TrainLog) -> Finding:
     pts = finite_entries(log.entries, "loss_kl")
     if len(pts) < 3:
         return skipped(cid, f"only {len(pts)} finite loss_kl values")
-    kl_max = float(ctx.threshold("training.kl.max", DEFAULTS["training.kl.max"]))
-    kl_min = float(ctx.threshold("training.kl.min", DEFAULTS["training.kl.min"]))
+    kl_max = float(thr(ctx, "training.kl.max"))
+    kl_min = float(thr(ctx, "training.kl.min"))
     a = analyse_series(pts, "loss_kl", min_improvement=0.05, max_rise=1.0, z=2.0, min_points=3)
     level, last, capped = final_median(pts, "loss_kl")
     late = a.late.median if a.late else level

@@ -5,8 +5,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from rvcqa.checks.trainlog.common import data_cause, load_log, mel_analysis, pretrained_state
-from rvcqa.checks.trainlog.defaults import DEFAULTS, HEALTHY_MEL
+from rvcqa.checks.trainlog.common import (
+    data_cause,
+    load_log,
+    mel_analysis,
+    pretrained_state,
+)
+from rvcqa.checks.trainlog.defaults import HEALTHY_MEL, thr
 from rvcqa.checks.trainlog.pretrained import check_pretrained_match
 from rvcqa.findings import Finding, Status
 from rvcqa.losscurve import finite_entries, where_text
@@ -116,7 +121,7 @@ def _h_pretrained(ctx: ModelContext, log: TrainLog | None, why: str) -> Finding:
     first = next((e for e in finite_entries(log.entries, "loss_mel")), None)
     extra = ""
     cause = None
-    if first is not None and first.loss_mel > float(ctx.threshold("training.mel_start.max", DEFAULTS["training.mel_start.max"])):
+    if first is not None and first.loss_mel is not None and first.loss_mel > float(thr(ctx, "training.mel_start.max")):
         data = data_cause(ctx)
         extra = (f" But the first loss_mel ({first.loss_mel:.3f}) is about {first.loss_mel / 30:.0f}x what a loaded "
                  "pretrain starts at: the targets are not what the pretrain expects")
@@ -138,7 +143,7 @@ def _h_learning_rate(ctx: ModelContext, log: TrainLog | None, why: str) -> Findi
     lrs = [e.lr for e in log.entries if e.lr is not None and math.isfinite(e.lr)]
     if not isinstance(lr0, (int, float)) and not lrs:
         return _verdict(hid, "not testable", "the log shows no learning rate (no hyperparameters, no [step, lr] lines)")
-    lr_max = float(ctx.threshold("hypothesis.learning_rate.max", DEFAULTS["hypothesis.learning_rate.max"]))
+    lr_max = float(thr(ctx, "hypothesis.learning_rate.max"))
     start = float(lr0) if isinstance(lr0, (int, float)) else lrs[0]
     end = lrs[-1] if lrs else None
     ev = {"initial_lr": start, "final_lr": end}
@@ -170,7 +175,7 @@ def _h_batch_size(ctx: ModelContext, log: TrainLog | None, why: str) -> Finding:
     batch = log.hparam("train", "batch_size")
     if not isinstance(batch, int):
         return _verdict(hid, "not testable", "the batch size is not in the log's hyperparameters")
-    bmin = int(ctx.threshold("hypothesis.batch_size.min", DEFAULTS["hypothesis.batch_size.min"]))
+    bmin = int(thr(ctx, "hypothesis.batch_size.min"))
     spe = steps_per_epoch_from_log(log)
     ev = {"batch_size": batch, "steps_per_epoch": spe}
     if batch < bmin:
@@ -179,7 +184,7 @@ def _h_batch_size(ctx: ModelContext, log: TrainLog | None, why: str) -> Finding:
     a = mel_analysis(ctx, log) if log.mel_entries else None
     noise = ""
     if a is not None and a.late is not None and a.verdict != "too_few":
-        limit = float(ctx.threshold("training.mel_final.max", DEFAULTS["training.mel_final.max"]))
+        limit = float(thr(ctx, "training.mel_final.max"))
         noise = (f" Small batches make the loss noisier around its trend; here the line-to-line noise is "
                  f"+-{a.noise:.1f} on a level of {a.late.median:.0f} ({a.noise / max(a.late.median, 1e-9):.0%})")
         if a.late.median > limit:
