@@ -20,7 +20,12 @@ from rvcqa.report.sections_advice import (
     next_steps_section,
     problem_summary,
 )
-from rvcqa.report.sections_audio import audio_section, loss_section, output_section, sweep_section
+from rvcqa.report.sections_audio import (
+    audio_section,
+    loss_section,
+    output_section,
+    sweep_section,
+)
 from rvcqa.report.sections_facts import (
     config_section,
     dataset_section,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any
 
 from rvcqa.findings import Finding, Status
 from rvcqa.report.collect import HYPOTHESIS_TITLES, PREFIX_TITLES, ModelReport
@@ -43,15 +43,6 @@ def num(v: Any, digits: int = 4) -> str:
 
 def hz(v: Any) -> str:
     return "n/a" if v is None else f"{float(v):.0f} Hz"
-
-
-def median(values: Iterable[Any]) -> float | None:
-    vals = sorted(float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
-                  and math.isfinite(float(v)))
-    if not vals:
-        return None
-    mid = len(vals) // 2
-    return vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
 
 
 def status_cell(f: Finding | None) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-import numpy as np
-
 from rvcqa.checks.perceptual.defaults import thr
 from rvcqa.findings import Finding, failed, passed
+from rvcqa.measure import finite_median
 
 if TYPE_CHECKING:
     from rvcqa.context import ModelContext
@@ -42,11 +41,6 @@ def band_text(bands: Sequence[tuple[float, float]]) -> str:
     return f"{los}–{min(u[1] for u in uniq)}..{max(u[1] for u in uniq)} Hz (per-clip content bands)"
 
 
-def median(values: Sequence[Optional[float]]) -> Optional[float]:
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    return float(np.median(vals)) if vals else None
-
-
 def allowed(lo: float, hi: float) -> str:
     return f"allowed {lo:g}–{hi:g}"
 
@@ -78,11 +72,11 @@ def f0_summary(comps: Sequence[Any]) -> tuple[Optional[float], Optional[float], 
     reference-voiced frames, median voicing decision error)."""
     both = sum(c.n_both_voiced for c in comps)
     ref = sum(c.n_reference_voiced for c in comps)
-    cents = median([c.median_abs_cents_error for c in comps if c.n_both_voiced])
+    cents = finite_median([c.median_abs_cents_error for c in comps if c.n_both_voiced])
     within = (
         sum((c.fraction_within_50_cents or 0.0) * c.n_both_voiced for c in comps) / both if both else None
     )
-    vde = median([c.voicing_decision_error_rate for c in comps])
+    vde = finite_median([c.voicing_decision_error_rate for c in comps])
     return cents, within, both, ref, vde
 
 

@@ -7,10 +7,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from rvcqa.checks.perceptual.common import allowed, band_text, flat_num, for_all, hz, judge_f0, median, num3, progress_of, zcr_reading
-from rvcqa.checks.perceptual.defaults import CAUSE_RESYNTH, CAUSE_RESYNTH_F0, RESYNTH_IDS, SPEECH_FLATNESS, thr
+from rvcqa.checks.perceptual.common import (
+    allowed,
+    band_text,
+    flat_num,
+    for_all,
+    hz,
+    judge_f0,
+    num3,
+    progress_of,
+    zcr_reading,
+)
+from rvcqa.checks.perceptual.defaults import (
+    CAUSE_RESYNTH,
+    CAUSE_RESYNTH_F0,
+    RESYNTH_IDS,
+    SPEECH_FLATNESS,
+    thr,
+)
 from rvcqa.errors import ModelDirError, RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped
+from rvcqa.measure import finite_median
 
 if TYPE_CHECKING:
     from rvcqa.context import ModelContext
@@ -88,23 +105,29 @@ def _output_unjudgeable(cid: str, ms: Sequence[Any], common: dict[str, Any]) -> 
                   f"({stem}: {why})", cause=CAUSE_RESYNTH, details=dict(common))
 
 
-def _resynth_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
-    cid = "perceptual.resynth_flatness"
-    limit = float(thr(ctx, "perceptual.resynth_flatness.max"))
+def _measured(cid: str, ms: Sequence[Any], common: dict[str, Any], attr: str) -> list[Any] | Finding:
+    """The segments that have ``attr``, or the finding that says why none can be judged."""
     early = _output_unjudgeable(cid, ms, common)
     if early is not None:
         return early
-    ok = [m for m in ms if m.flatness is not None]
-    if not ok:
-        return skipped(cid, f"resynthesis: no segment could be measured ({_first_error(ms)})", details=dict(common))
-    flat = median([m.flatness for m in ok])
-    gt = median([m.flatness_gt for m in ok])
+    ok = [m for m in ms if getattr(m, attr) is not None]
+    return ok or skipped(cid, f"resynthesis: no segment could be measured ({_first_error(ms)})", details=dict(common))
+
+
+def _resynth_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
+    cid = "perceptual.resynth_flatness"
+    limit = float(thr(ctx, "perceptual.resynth_flatness.max"))
+    ok = _measured(cid, ms, common, "flatness")
+    if isinstance(ok, Finding):
+        return ok
+    flat = finite_median([m.flatness for m in ok])
+    gt = finite_median([m.flatness_gt for m in ok])
     worst = max(ok, key=lambda m: m.flatness)
     band = band_text([m.band_hz for m in ok if m.band_hz])
     ctx.record("resynth_flatness", flat)
     lo, hi = float(thr(ctx, "perceptual.resynth_zcr.ratio_min")), float(thr(ctx, "perceptual.resynth_zcr.ratio_max"))
-    zo, zg = median([m.zcr_hz for m in ok]), median([m.zcr_gt_hz for m in ok])
-    ratio = median([m.zcr_ratio for m in ok])
+    zo, zg = finite_median([m.zcr_hz for m in ok]), finite_median([m.zcr_gt_hz for m in ok])
+    ratio = finite_median([m.zcr_ratio for m in ok])
     tail = f"; medians over {scope}" + (f", worst {worst.stem} ({flat_num(worst.flatness)})" if len(ok) > 1 else "")
     details = dict(common, band=band, flatness_gt=gt, worst=worst.stem)
     if flat is not None and flat < limit:
@@ -122,14 +145,11 @@ def _resynth_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: 
 def _resynth_zcr(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[str, Any]) -> Finding:
     cid = "perceptual.resynth_zcr"
     lo, hi = float(thr(ctx, "perceptual.resynth_zcr.ratio_min")), float(thr(ctx, "perceptual.resynth_zcr.ratio_max"))
-    early = _output_unjudgeable(cid, ms, common)
-    if early is not None:
-        return early
-    ok = [m for m in ms if m.zcr_ratio is not None]
-    if not ok:
-        return skipped(cid, f"resynthesis: no segment could be measured ({_first_error(ms)})", details=dict(common))
-    ratio = median([m.zcr_ratio for m in ok])
-    zo, zg = median([m.zcr_hz for m in ok]), median([m.zcr_gt_hz for m in ok])
+    ok = _measured(cid, ms, common, "zcr_ratio")
+    if isinstance(ok, Finding):
+        return ok
+    ratio = finite_median([m.zcr_ratio for m in ok])
+    zo, zg = finite_median([m.zcr_hz for m in ok]), finite_median([m.zcr_gt_hz for m in ok])
     ctx.record("resynth_zcr_ratio", ratio)
     assert ratio is not None
     text = (f"zero-crossing rate {hz(zo)} vs GT {hz(zg)} (ratio {num3(ratio)}, {allowed(lo, hi)}; "
@@ -150,8 +170,8 @@ def _resynth_mel(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[
     if bad or not ok:
         why = next(iter(bad.values())) if bad else _first_error(ms)
         return failed(cid, f"log-mel distance cannot be measured: {why}", cause=CAUSE_RESYNTH, details=dict(common))
-    d = median([m.mel_distance for m in ok])
-    full = median([m.mel_distance_full for m in ok])
+    d = finite_median([m.mel_distance for m in ok])
+    full = finite_median([m.mel_distance_full for m in ok])
     worst = max(ok, key=lambda m: m.mel_distance)
     band = band_text([m.band_hz for m in ok if m.band_hz])
     assert d is not None and full is not None
@@ -199,8 +219,8 @@ def _resynth_level(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dic
     if not ok:
         why = _first_error(ms)
         return failed(cid, f"output level cannot be measured: {why}", cause=CAUSE_RESYNTH, details=dict(common))
-    ratio = median([m.rms_ratio for m in ok])
-    ro, rg = median([m.rms for m in ok]), median([m.rms_gt for m in ok])
+    ratio = finite_median([m.rms_ratio for m in ok])
+    ro, rg = finite_median([m.rms for m in ok]), finite_median([m.rms_gt for m in ok])
     assert ratio is not None
     ctx.record("resynth_rms_ratio", ratio)
     text = f"output RMS {num3(ro)} vs GT {num3(rg)} (ratio {num3(ratio)}, {allowed(lo, hi)}; medians over {scope})"
