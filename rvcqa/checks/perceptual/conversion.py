@@ -34,16 +34,11 @@ if TYPE_CHECKING:
 
 
 def findings(ctx: ModelContext) -> list[Finding]:
-    from rvcqa.convert import (
-        Converter,
-        PipelineSettings,
-        content_model_for,
-        convert_files,
-        expand_inputs,
-        load_index,
-    )
+    from rvcqa.content import content_model_for
+    from rvcqa.convert import Converter, PipelineSettings, convert_files, expand_inputs
     from rvcqa.measure import measure_conversion
     from rvcqa.outputs import safe_output_dir, write_json
+    from rvcqa.retrieval import load_index
     from rvcqa.synth.synthesizer import phone_dim
 
     try:
