@@ -31,13 +31,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from rvcqa.content import (
-    CONTENT_DECLARATION,
-    NEEDS_HUBERT,
-    ContentModel,
-    content_model_for,
-    describe_model,
-)
+from rvcqa.content import CONTENT_DECLARATION, NEEDS_HUBERT, ContentModel, content_model_for, describe_model
 from rvcqa.errors import AudioError, RvcqaError
 from rvcqa.outputs import write_wav
 from rvcqa.progress import Progress, run_each

@@ -11,13 +11,7 @@ from rvcqa.checkpoint import LATEST_ONLY_STEP
 from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 from rvcqa.provenance import (
-    SourceSearch,
-    candidate_weights,
-    checkpoint_rows,
-    find_source,
-    lazy_facts,
-    load_any_state_dict,
-    local_time,
+    SourceSearch, candidate_weights, checkpoint_rows, find_source, lazy_facts, load_any_state_dict, local_time,
     pretrained_path,
 )
 

@@ -13,26 +13,11 @@ from typing import Sequence
 from rvcqa.report.blocks import Block, Bullets, Code, Figure, Heading, Para, Table
 from rvcqa.report.collect import ModelReport
 from rvcqa.report.sections_advice import (
-    all_checks_section,
-    files_section,
-    hypotheses_section,
-    next_steps,
-    next_steps_section,
-    problem_summary,
+    all_checks_section, files_section, hypotheses_section, next_steps, next_steps_section, problem_summary,
 )
-from rvcqa.report.sections_audio import (
-    audio_section,
-    loss_section,
-    output_section,
-    sweep_section,
-)
+from rvcqa.report.sections_audio import audio_section, loss_section, output_section, sweep_section
 from rvcqa.report.sections_facts import (
-    config_section,
-    dataset_section,
-    pretrained_section,
-    provenance_section,
-    reference_section,
-    weights_section,
+    config_section, dataset_section, pretrained_section, provenance_section, reference_section, weights_section,
 )
 
 

@@ -7,13 +7,7 @@ from pathlib import Path
 
 from rvcqa.report.blocks import Block, Bullets, Heading, Para, Table
 from rvcqa.report.collect import HYPOTHESIS_TITLES, ModelReport
-from rvcqa.report.wording import (
-    check_title,
-    evidence_text,
-    missing_note,
-    short_value,
-    status_cell,
-)
+from rvcqa.report.wording import check_title, evidence_text, missing_note, short_value, status_cell
 
 
 def problem_summary(m: ModelReport, h: int) -> list[Block]:

@@ -11,14 +11,7 @@ from rvcqa.findings import Finding, Status
 from rvcqa.measure import finite_median
 from rvcqa.report.blocks import Block, Code, Figure, Para, Table
 from rvcqa.report.collect import ModelReport
-from rvcqa.report.wording import (
-    check_title,
-    expected_text,
-    hz,
-    missing_note,
-    num,
-    status_cell,
-)
+from rvcqa.report.wording import check_title, expected_text, hz, missing_note, num, status_cell
 
 
 def output_section(m: ModelReport) -> list[Block]:

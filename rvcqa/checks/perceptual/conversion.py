@@ -8,23 +8,9 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 
 from rvcqa.checks.perceptual.common import (
-    allowed,
-    band_text,
-    dbfs,
-    flat_num,
-    for_all,
-    hz,
-    judge_f0,
-    num3,
-    progress_of,
-    zcr_reading,
+    allowed, band_text, dbfs, flat_num, for_all, hz, judge_f0, num3, progress_of, zcr_reading,
 )
-from rvcqa.checks.perceptual.defaults import (
-    CAUSE_CONVERT,
-    CONVERT_IDS,
-    SPEECH_FLATNESS,
-    thr,
-)
+from rvcqa.checks.perceptual.defaults import CAUSE_CONVERT, CONVERT_IDS, SPEECH_FLATNESS, thr
 from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped
 from rvcqa.measure import finite_median

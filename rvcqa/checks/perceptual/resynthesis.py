@@ -8,23 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from rvcqa.checks.perceptual.common import (
-    allowed,
-    band_text,
-    flat_num,
-    for_all,
-    hz,
-    judge_f0,
-    num3,
-    progress_of,
-    zcr_reading,
+    allowed, band_text, flat_num, for_all, hz, judge_f0, num3, progress_of, zcr_reading,
 )
-from rvcqa.checks.perceptual.defaults import (
-    CAUSE_RESYNTH,
-    CAUSE_RESYNTH_F0,
-    RESYNTH_IDS,
-    SPEECH_FLATNESS,
-    thr,
-)
+from rvcqa.checks.perceptual.defaults import CAUSE_RESYNTH, CAUSE_RESYNTH_F0, RESYNTH_IDS, SPEECH_FLATNESS, thr
 from rvcqa.errors import ModelDirError, RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped
 from rvcqa.measure import finite_median

@@ -10,31 +10,13 @@ from typing import TYPE_CHECKING, Callable
 
 from rvcqa.architecture import parse_config
 from rvcqa.checks.structure.config import (
-    check_canonical,
-    check_config_length,
-    check_decoder_shapes,
-    check_f0,
-    check_file_format,
-    check_hop_length,
-    check_sample_rate,
-    check_speakers,
-    check_spec_channels,
-    check_version,
-    check_vocoder,
-    file_format_failed,
+    check_canonical, check_config_length, check_decoder_shapes, check_f0, check_file_format, check_hop_length,
+    check_sample_rate, check_speakers, check_spec_channels, check_version, check_vocoder, file_format_failed,
 )
 from rvcqa.checks.structure.defaults import DEFAULTS
-from rvcqa.checks.structure.reference import (
-    check_reference_agreement,
-    reference_comparison,
-)
+from rvcqa.checks.structure.reference import check_reference_agreement, reference_comparison
 from rvcqa.checks.structure.weights import (
-    check_dtype,
-    check_finite,
-    check_layer_count,
-    check_strict_load,
-    check_tensor_stats,
-    check_trained,
+    check_dtype, check_finite, check_layer_count, check_strict_load, check_tensor_stats, check_trained,
 )
 from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, skipped

@@ -6,18 +6,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from rvcqa.architecture import (
-    NAMES,
-    PHONE_WIDTH,
-    RATE_DEFINING,
-    WIDTHS,
-    canonical_config,
-    decoder_facts,
-    fmt_list,
-    match_canonical_rates,
-    noise_kernels_for,
-    same_value,
-    variant_name,
-    weight_variants,
+    NAMES, PHONE_WIDTH, RATE_DEFINING, WIDTHS, canonical_config, decoder_facts, fmt_list, match_canonical_rates,
+    noise_kernels_for, same_value, variant_name, weight_variants,
 )
 from rvcqa.checks.structure.defaults import thr
 from rvcqa.errors import RvcqaError, TrainingCheckpointGivenError

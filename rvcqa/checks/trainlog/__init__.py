@@ -14,20 +14,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Callable
 
-from rvcqa.checks.trainlog.checkpoints import (
-    check_checkpoints,
-    check_completed,
-    check_steps_per_epoch,
-)
+from rvcqa.checks.trainlog.checkpoints import check_checkpoints, check_completed, check_steps_per_epoch
 from rvcqa.checks.trainlog.common import load_log
 from rvcqa.checks.trainlog.defaults import CHECK_IDS, DEFAULTS, HYPOTHESIS_IDS
 from rvcqa.checks.trainlog.losses import (
-    check_kl,
-    check_log,
-    check_mel_final,
-    check_mel_progress,
-    check_mel_start,
-    check_nan,
+    check_kl, check_log, check_mel_final, check_mel_progress, check_mel_start, check_nan,
 )
 from rvcqa.checks.trainlog.pretrained import check_pretrained, check_pretrained_match
 from rvcqa.checks.trainlog.verdicts import hypotheses

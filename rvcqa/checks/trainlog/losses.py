@@ -6,23 +6,11 @@ import math
 from typing import TYPE_CHECKING
 
 from rvcqa.checks.trainlog.common import (
-    base_name,
-    data_cause,
-    mel_analysis,
-    mel_points,
-    need_losses,
-    nepers,
-    pretrained_state,
+    base_name, data_cause, mel_analysis, mel_points, need_losses, nepers, pretrained_state,
 )
 from rvcqa.checks.trainlog.defaults import HEALTHY_MEL, thr
 from rvcqa.findings import Finding, failed, passed, skipped, warning
-from rvcqa.losscurve import (
-    analyse_series,
-    final_median,
-    finite_entries,
-    span_text,
-    where_text,
-)
+from rvcqa.losscurve import analyse_series, final_median, finite_entries, span_text, where_text
 from rvcqa.trainlog import KL_CAP, TrainLog
 
 if TYPE_CHECKING:
@@ -74,12 +62,12 @@ def check_nan(ctx: ModelContext, log: TrainLog) -> Finding:
 
 def check_mel_start(ctx: ModelContext, log: TrainLog) -> Finding:
     cid = "training.mel_start"
-    limit = float(thr(ctx, "training.mel_start.max"))
-    max_first = int(thr(ctx, "training.mel_start.max_first_step"))
     pts = mel_points(log, cid)
     if isinstance(pts, Finding):
         return pts
     first = pts[0]
+    limit = float(thr(ctx, "training.mel_start.max"))
+    max_first = int(thr(ctx, "training.mel_start.max_first_step"))
     assert first.loss_mel is not None
     if (first.step is not None and first.step > max_first) or (log.resumes and not log.pretrained_loaded):
         return skipped(cid, f"the log starts at {where_text(first)} (a resumed run): its first loss says nothing about the start")
@@ -113,11 +101,11 @@ def check_mel_start(ctx: ModelContext, log: TrainLog) -> Finding:
 
 def check_mel_final(ctx: ModelContext, log: TrainLog) -> Finding:
     cid = "training.mel_final"
-    limit = float(thr(ctx, "training.mel_final.max"))
-    warn = float(thr(ctx, "training.mel_final.warn"))
     pts = mel_points(log, cid)
     if isinstance(pts, Finding):
         return pts
+    limit = float(thr(ctx, "training.mel_final.max"))
+    warn = float(thr(ctx, "training.mel_final.warn"))
     level, last, capped = final_median(pts, "loss_mel")
     ctx.record("training.final_loss_mel", round(level, 3))
     ctx.record("training.last_loss_mel", pts[-1].loss_mel)

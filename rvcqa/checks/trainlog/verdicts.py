@@ -5,12 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from rvcqa.checks.trainlog.common import (
-    data_cause,
-    load_log,
-    mel_analysis,
-    pretrained_state,
-)
+from rvcqa.checks.trainlog.common import data_cause, load_log, mel_analysis, pretrained_state
 from rvcqa.checks.trainlog.defaults import HEALTHY_MEL, thr
 from rvcqa.checks.trainlog.pretrained import check_pretrained_match
 from rvcqa.findings import Finding, Status
