@@ -9,10 +9,8 @@ broken output: the comparisons are meaningless), then the comparisons that can f
 """
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
@@ -114,14 +112,6 @@ def metrics_row(m: SegmentMetrics | ConversionMetrics, columns: str, f0_columns:
             row[key] = getattr(source, attr or key, None)
     row["errors"] = m.errors
     return row
-
-
-def finite_median(values: Iterable[object]) -> Optional[float]:
-    """Median of the finite numbers among ``values`` (None, NaN, inf, bools and non-numbers are
-    left out: an unmeasurable clip must not decide the verdict); None when nothing is left."""
-    vals = [float(v) for v in values
-            if isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))]
-    return float(np.median(vals)) if vals else None
 
 
 def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:

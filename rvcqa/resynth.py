@@ -22,7 +22,6 @@ them. ``measure_segment``, ``mel_distances``, ``SegmentMetrics``, ``safe_output_
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from rvcqa.dataset import natural_key
 from rvcqa.errors import AudioError, ModelDirError, RvcqaError
 from rvcqa.measure import SegmentMetrics, measure_segment, mel_distances
 from rvcqa.modeldir import ModelDir, stems
@@ -40,7 +40,7 @@ log = logging.getLogger("rvcqa.resynth")
 
 __all__ = [
     "MIN_SEGMENT_S", "Resynthesis", "Segment", "SegmentInputs", "SegmentMetrics", "SegmentResult", "choose_segments",
-    "find_segments", "load_segment_inputs", "measure_segment", "mel_distances", "natural_key", "resynthesize",
+    "find_segments", "load_segment_inputs", "measure_segment", "mel_distances", "resynthesize",
     "run_model", "safe_output_dir", "write_wav",
 ]
 
@@ -98,14 +98,6 @@ class Resynthesis:
 
 
 # --------------------------------------------------------------------------- discovery
-
-
-def natural_key(stem: str) -> list[Any]:
-    """Sort key putting ``2_10`` after ``2_9``, the order RVC's preprocessing numbers slices in."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", stem)]
-
-
-_natural = natural_key
 
 
 def find_segments(md: ModelDir, *, need_f0: bool = True) -> tuple[list[Segment], dict[str, str]]:

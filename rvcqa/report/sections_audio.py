@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rvcqa.findings import Finding, Status
-from rvcqa.measure import finite_median
+from rvcqa.stats import median_or_none
 from rvcqa.report.blocks import Block, Code, Figure, Para, Table
 from rvcqa.report.collect import ModelReport
 from rvcqa.report.wording import check_title, expected_text, hz, missing_note, num, status_cell
@@ -66,18 +66,18 @@ def _output_rows(m: ModelReport, kind: str, pairs: list[dict[str, Any]]) -> list
         fin, fout, zin, zout, rin, rout = "flatness_gt", "flatness", "zcr_gt_hz", "zcr_hz", "rms_gt", "rms"
     rows: list[list[str]] = []
     if per:
-        rows.append(["Spectral flatness", num(finite_median(p.get(fin) for p in per)), num(finite_median(p.get(fout) for p in per)),
+        rows.append(["Spectral flatness", num(median_or_none(p.get(fin) for p in per)), num(median_or_none(p.get(fout) for p in per)),
                      expected_text(flat, "< 0.1 for speech") + " (speech ~0.002, white noise ~0.56)", status_cell(flat)])
-        zi, zo = finite_median(p.get(zin) for p in per), finite_median(p.get(zout) for p in per)
+        zi, zo = median_or_none(p.get(zin) for p in per), median_or_none(p.get(zout) for p in per)
         rng = expected_text(zcr, "0.5-2")
         rows.append(["Zero crossing rate" + (" (at 16 kHz)" if kind == "convert" else ""), hz(zi), hz(zo),
                      f"similar to input (ratio {rng})", status_cell(zcr)])
-    pin = finite_median(p.get("input_peak") for p in pairs)
-    pout = finite_median(p.get("output_peak") for p in pairs)
+    pin = median_or_none(p.get("input_peak") for p in pairs)
+    pout = median_or_none(p.get("output_peak") for p in pairs)
     if pin is not None or pout is not None:
         rows.append(["Max amplitude", num(pin), num(pout), "~same, <= 1.0", "-"])
     if per:
-        ri, ro = finite_median(p.get(rin) for p in per), finite_median(p.get(rout) for p in per)
+        ri, ro = median_or_none(p.get(rin) for p in per), median_or_none(p.get(rout) for p in per)
         rows.append(["RMS", num(ri), num(ro), "~same" + (f" (ratio {expected_text(level, '0.25-4')})" if kind == "resynth"
                                                           else f" ({expected_text(level, '-45..-6 dBFS')})"),
                      status_cell(level)])

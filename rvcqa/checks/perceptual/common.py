@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from rvcqa.checks.perceptual.defaults import thr
 from rvcqa.findings import Finding, failed, passed
-from rvcqa.measure import finite_median
+from rvcqa.stats import median_or_none
 
 if TYPE_CHECKING:
     from rvcqa.context import ModelContext
@@ -72,11 +72,11 @@ def f0_summary(comps: Sequence[Any]) -> tuple[Optional[float], Optional[float], 
     reference-voiced frames, median voicing decision error)."""
     both = sum(c.n_both_voiced for c in comps)
     ref = sum(c.n_reference_voiced for c in comps)
-    cents = finite_median([c.median_abs_cents_error for c in comps if c.n_both_voiced])
+    cents = median_or_none([c.median_abs_cents_error for c in comps if c.n_both_voiced])
     within = (
         sum((c.fraction_within_50_cents or 0.0) * c.n_both_voiced for c in comps) / both if both else None
     )
-    vde = finite_median([c.voicing_decision_error_rate for c in comps])
+    vde = median_or_none([c.voicing_decision_error_rate for c in comps])
     return cents, within, both, ref, vde
 
 

@@ -13,7 +13,7 @@ from rvcqa.checks.perceptual.common import (
 from rvcqa.checks.perceptual.defaults import CAUSE_CONVERT, CONVERT_IDS, SPEECH_FLATNESS, thr
 from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped
-from rvcqa.measure import finite_median
+from rvcqa.stats import median_or_none
 
 if TYPE_CHECKING:
     from rvcqa.context import ModelContext
@@ -112,10 +112,10 @@ def _convert_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: 
     limit = float(thr(ctx, "perceptual.convert_flatness.max"))
     lo, hi = float(thr(ctx, "perceptual.convert_zcr.ratio_min")), float(thr(ctx, "perceptual.convert_zcr.ratio_max"))
     ok = [m for m in ms if m.flatness is not None]
-    flat = finite_median([m.flatness for m in ok])
-    inp = finite_median([m.flatness_input for m in ok])
+    flat = median_or_none([m.flatness for m in ok])
+    inp = median_or_none([m.flatness_input for m in ok])
     band = band_text([m.band_hz for m in ok if m.band_hz])
-    zo, zi, ratio = finite_median([m.zcr_hz for m in ok]), finite_median([m.zcr_input_hz for m in ok]), finite_median([m.zcr_ratio for m in ok])
+    zo, zi, ratio = median_or_none([m.zcr_hz for m in ok]), median_or_none([m.zcr_input_hz for m in ok]), median_or_none([m.zcr_ratio for m in ok])
     ctx.record("convert_flatness", flat)
     worst = max(ok, key=lambda m: m.flatness)
     tail = f"; medians over {scope}" + (f", worst {worst.name} ({flat_num(worst.flatness)})" if len(ok) > 1 else "")
@@ -138,9 +138,9 @@ def _convert_zcr(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[
         return early
     lo, hi = float(thr(ctx, "perceptual.convert_zcr.ratio_min")), float(thr(ctx, "perceptual.convert_zcr.ratio_max"))
     ok = [m for m in ms if m.zcr_ratio is not None]
-    ratio = finite_median([m.zcr_ratio for m in ok])
-    zo, zi = finite_median([m.zcr_hz for m in ok]), finite_median([m.zcr_input_hz for m in ok])
-    zfull = finite_median([m.zcr_full_rate_hz for m in ok])
+    ratio = median_or_none([m.zcr_ratio for m in ok])
+    zo, zi = median_or_none([m.zcr_hz for m in ok]), median_or_none([m.zcr_input_hz for m in ok])
+    zfull = median_or_none([m.zcr_full_rate_hz for m in ok])
     ctx.record("convert_zcr_ratio", ratio)
     assert ratio is not None
     text = (f"zero-crossing rate {hz(zo)} vs input {hz(zi)} (ratio {num3(ratio)}, {allowed(lo, hi)}; both at "
@@ -177,8 +177,8 @@ def _convert_level(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dic
     if not ok:
         why = next((f"{m.name}: {v}" for m in ms for v in m.errors.values()), "no clip measured")
         return failed(cid, f"output level cannot be measured: {why}", cause=CAUSE_CONVERT, details=dict(common))
-    r = finite_median([m.rms for m in ok])
-    ri = finite_median([m.rms_input for m in ok])
+    r = median_or_none([m.rms for m in ok])
+    ri = median_or_none([m.rms_input for m in ok])
     pk = max(m.peak for m in ok if m.peak is not None)
     clip = max(m.clipping for m in ok if m.clipping is not None)
     assert r is not None
@@ -247,8 +247,8 @@ def _convert_speaker(ctx: ModelContext, convs: Sequence[Any], common: dict[str, 
             rows.append((c.source.name if c.source else "input", s_in, s_out))
     except RvcqaError as error:
         return skipped(cid, f"speaker similarity could not be computed: {error}", details=dict(common))
-    gain = finite_median([o - i for _, i, o in rows])
-    s_in_m, s_out_m = finite_median([i for _, i, _ in rows]), finite_median([o for _, _, o in rows])
+    gain = median_or_none([o - i for _, i, o in rows])
+    s_in_m, s_out_m = median_or_none([i for _, i, _ in rows]), median_or_none([o for _, _, o in rows])
     assert gain is not None
     ctx.record("convert_speaker_gain", gain)
     text = (f"resemblyzer cosine to the training voice: output {num3(s_out_m)}, input {num3(s_in_m)} "

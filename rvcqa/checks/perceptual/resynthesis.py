@@ -13,7 +13,7 @@ from rvcqa.checks.perceptual.common import (
 from rvcqa.checks.perceptual.defaults import CAUSE_RESYNTH, CAUSE_RESYNTH_F0, RESYNTH_IDS, SPEECH_FLATNESS, thr
 from rvcqa.errors import ModelDirError, RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped
-from rvcqa.measure import finite_median
+from rvcqa.stats import median_or_none
 
 if TYPE_CHECKING:
     from rvcqa.context import ModelContext
@@ -106,14 +106,14 @@ def _resynth_flatness(ctx: ModelContext, ms: Sequence[Any], scope: str, common: 
     ok = _measured(cid, ms, common, "flatness")
     if isinstance(ok, Finding):
         return ok
-    flat = finite_median([m.flatness for m in ok])
-    gt = finite_median([m.flatness_gt for m in ok])
+    flat = median_or_none([m.flatness for m in ok])
+    gt = median_or_none([m.flatness_gt for m in ok])
     worst = max(ok, key=lambda m: m.flatness)
     band = band_text([m.band_hz for m in ok if m.band_hz])
     ctx.record("resynth_flatness", flat)
     lo, hi = float(thr(ctx, "perceptual.resynth_zcr.ratio_min")), float(thr(ctx, "perceptual.resynth_zcr.ratio_max"))
-    zo, zg = finite_median([m.zcr_hz for m in ok]), finite_median([m.zcr_gt_hz for m in ok])
-    ratio = finite_median([m.zcr_ratio for m in ok])
+    zo, zg = median_or_none([m.zcr_hz for m in ok]), median_or_none([m.zcr_gt_hz for m in ok])
+    ratio = median_or_none([m.zcr_ratio for m in ok])
     tail = f"; medians over {scope}" + (f", worst {worst.stem} ({flat_num(worst.flatness)})" if len(ok) > 1 else "")
     details = dict(common, band=band, flatness_gt=gt, worst=worst.stem)
     if flat is not None and flat < limit:
@@ -134,8 +134,8 @@ def _resynth_zcr(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[
     ok = _measured(cid, ms, common, "zcr_ratio")
     if isinstance(ok, Finding):
         return ok
-    ratio = finite_median([m.zcr_ratio for m in ok])
-    zo, zg = finite_median([m.zcr_hz for m in ok]), finite_median([m.zcr_gt_hz for m in ok])
+    ratio = median_or_none([m.zcr_ratio for m in ok])
+    zo, zg = median_or_none([m.zcr_hz for m in ok]), median_or_none([m.zcr_gt_hz for m in ok])
     ctx.record("resynth_zcr_ratio", ratio)
     assert ratio is not None
     text = (f"zero-crossing rate {hz(zo)} vs GT {hz(zg)} (ratio {num3(ratio)}, {allowed(lo, hi)}; "
@@ -156,8 +156,8 @@ def _resynth_mel(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dict[
     if bad or not ok:
         why = next(iter(bad.values())) if bad else _first_error(ms)
         return failed(cid, f"log-mel distance cannot be measured: {why}", cause=CAUSE_RESYNTH, details=dict(common))
-    d = finite_median([m.mel_distance for m in ok])
-    full = finite_median([m.mel_distance_full for m in ok])
+    d = median_or_none([m.mel_distance for m in ok])
+    full = median_or_none([m.mel_distance_full for m in ok])
     worst = max(ok, key=lambda m: m.mel_distance)
     band = band_text([m.band_hz for m in ok if m.band_hz])
     assert d is not None and full is not None
@@ -205,8 +205,8 @@ def _resynth_level(ctx: ModelContext, ms: Sequence[Any], scope: str, common: dic
     if not ok:
         why = _first_error(ms)
         return failed(cid, f"output level cannot be measured: {why}", cause=CAUSE_RESYNTH, details=dict(common))
-    ratio = finite_median([m.rms_ratio for m in ok])
-    ro, rg = finite_median([m.rms for m in ok]), finite_median([m.rms_gt for m in ok])
+    ratio = median_or_none([m.rms_ratio for m in ok])
+    ro, rg = median_or_none([m.rms for m in ok]), median_or_none([m.rms_gt for m in ok])
     assert ratio is not None
     ctx.record("resynth_rms_ratio", ratio)
     text = f"output RMS {num3(ro)} vs GT {num3(rg)} (ratio {num3(ratio)}, {allowed(lo, hi)}; medians over {scope})"

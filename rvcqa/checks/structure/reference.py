@@ -5,24 +5,12 @@ from typing import TYPE_CHECKING, Any
 
 from rvcqa.architecture import decoder_facts, same_value
 from rvcqa.errors import RvcqaError
+from rvcqa.facts import comparison_facts
 from rvcqa.findings import Finding, failed, passed, skipped
 
 if TYPE_CHECKING:
     from rvcqa.checkpoint import InferenceModel
     from rvcqa.context import ModelContext
-
-
-def model_facts(model: InferenceModel) -> dict[str, Any]:
-    size = model.size_bytes()
-    return {
-        "info": model.info if model.info is not None else (f"{model.epoch}epoch" if model.epoch is not None else None),
-        "sample_rate": model.sr,
-        "version": model.version,
-        "f0": model.f0,
-        "weight_layers": len(model.weight),
-        "config_length": len(model.config),
-        "size_mb": round(size / 1e6, 1) if size is not None else None,
-    }
 
 
 _ROWS = (
@@ -46,7 +34,7 @@ def reference_comparison(ctx: ModelContext) -> list[dict[str, Any]]:
     if ref is None:
         return []
     model = ctx.inference_model()
-    a, b = model_facts(model), model_facts(ref)
+    a, b = comparison_facts(model), comparison_facts(ref)
     same_variant = is_same_variant(model, ref)
     rows = []
     for key, label, structural in _ROWS:

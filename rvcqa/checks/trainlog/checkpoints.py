@@ -62,7 +62,8 @@ def check_checkpoints(ctx: ModelContext, log: TrainLog) -> Finding:
 
 def check_steps_per_epoch(ctx: ModelContext, log: TrainLog) -> Finding:
     cid = "training.steps_per_epoch"
-    from rvcqa.checks.dataset import model_facts, parse_filelist, scan
+    from rvcqa.dataset import parse_filelist, scan
+    from rvcqa.facts import model_facts
 
     spe = steps_per_epoch_from_log(log)
     if spe is None:

@@ -65,7 +65,7 @@ def pretrain_facts(path: str) -> dict[str, Any]:
 
 def check_pretrained_match(ctx: ModelContext, log: TrainLog) -> Finding:
     cid = "training.pretrained_match"
-    from rvcqa.checks.dataset import model_facts
+    from rvcqa.facts import model_facts
 
     paths = [p for p in (log.pretrain_g, log.pretrain_d) if p]
     if ctx.options.pretrained is not None:
