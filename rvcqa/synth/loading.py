@@ -243,7 +243,7 @@ def _likely_causes(
     declared = m.extra.get("vocoder")
     in_keys = vocoder_from_keys(weight)
     if declared is not None and in_keys is not None and str(declared) != in_keys:
-        causes.append(f"the file names vocoder {declared!r} but its decoder keys are {in_keys!r}'s")
+        causes.append(f"the file names vocoder {declared!r} but its decoder keys are those of {in_keys!r}")
     if not causes:
         bad = missing + unexpected + misshaped
         if bad and all(k.startswith("dec.") for k in bad):
