@@ -180,14 +180,15 @@ def weight_variants(weight: dict[str, Any]) -> list[str]:
     return out
 
 
-def expected_keys(config: list[Any], version: str, f0: bool) -> dict[str, tuple[int, ...]] | None:
+def expected_keys(config: list[Any], version: str, f0: bool, model: Any = None) -> dict[str, tuple[int, ...]] | None:
     """Names and shapes of the inference weights the synthesizer builds for this config."""
     try:
         from rvcqa.synth.variants import expected_inference_keys
     except ImportError:
         expected_inference_keys = None  # type: ignore[assignment]
     if expected_inference_keys is not None:
-        keys = expected_inference_keys(config, version, f0)
+        keys = expected_inference_keys(config, version, f0, weight=getattr(model, "weight", None),
+                                       extra=getattr(model, "extra", None))
         return {k: tuple(int(s) for s in v) for k, v in keys.items()}
     try:
         from rvcqa.synth import build_synthesizer
@@ -554,7 +555,7 @@ def _canonical(ctx: ModelContext, model, cfg) -> Finding:
 def _layer_count(model) -> Finding:
     cid = "structure.layer_count"
     try:
-        exp = expected_keys(model.config, model.version, bool(model.f0))
+        exp = expected_keys(model.config, model.version, bool(model.f0), model)
     except Exception as exc:  # a config the synthesizer cannot build with
         return failed(cid, f"no network can be built from this config ({type(exc).__name__}: {exc}); "
                            f"the weights have {len(model.weight)} tensors",

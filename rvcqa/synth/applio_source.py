@@ -10,7 +10,7 @@ We follow that float32 recipe op for op so long inputs drift exactly as Applio's
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, cast
 
 import torch
 from torch import nn
@@ -98,5 +98,6 @@ class RefineSineSource(SampleSineGenerator):
     ) -> torch.Tensor:
         """``f0`` [B, N, 1] -> ``[B, N, 1]``."""
         sines = super().forward(f0, noise, generator)
-        out: torch.Tensor = self.merge(sines.to(self.merge[0].weight.dtype))
+        linear = cast(nn.Linear, self.merge[0])
+        out: torch.Tensor = self.merge(sines.to(linear.weight.dtype))
         return out

@@ -9,7 +9,7 @@ driven by F0 upsampled by nearest neighbour. Odd upsampling rates get Applio's p
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, cast
 
 import torch
 from torch import nn
@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from rvcqa.synth.applio_source import MergedSineSource
 from rvcqa.synth.layers import WNConv1d, WNConvTranspose1d
-from rvcqa.synth.spans import decode_in_spans
+from rvcqa.synth.spans import DecodeFn, decode_in_spans
 
 LRELU_SLOPE = 0.1
 MRF_HARMONICS = 8  # Applio builds the MRF source with harmonic_num=8
@@ -48,7 +48,7 @@ class MRFLayer(nn.Module):
         self.conv2 = WNConv1d(channels, channels, kernel_size, padding=kernel_size // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv1(F.leaky_relu(x, LRELU_SLOPE))
+        y: torch.Tensor = self.conv1(F.leaky_relu(x, LRELU_SLOPE))
         y = self.conv2(F.leaky_relu(y, LRELU_SLOPE))
         return x + y
 
@@ -69,7 +69,7 @@ class MRFBlock(nn.Module):
         return x
 
     def radius(self) -> int:
-        return sum(layer.radius() for layer in self.layers)
+        return sum(cast(MRFLayer, layer).radius() for layer in self.layers)
 
 
 class MRFDecoder(nn.Module):
@@ -117,7 +117,8 @@ class MRFDecoder(nn.Module):
     ) -> torch.Tensor:
         """Excitation ``[B, 1, T*upp]`` for F0 frames ``[B, T]`` (Hz), computed over the whole input."""
         f0_up = F.interpolate(f0.float()[:, None, :], scale_factor=float(self.upp), mode="nearest")
-        return self.m_source(f0_up.transpose(-1, -2), noise, generator).transpose(-1, -2)
+        excitation: torch.Tensor = self.m_source(f0_up.transpose(-1, -2), noise, generator)
+        return excitation.transpose(-1, -2)
 
     def forward(
         self, x: torch.Tensor, g: Optional[torch.Tensor] = None, source: Optional[torch.Tensor] = None
@@ -131,8 +132,9 @@ class MRFDecoder(nn.Module):
         for up, mrf, noise_conv in zip(self.upsamples, self.mrfs, self.noise_convs):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             x = x + noise_conv(source)
-            xs = mrf[0](x)
-            for block in mrf[1:]:
+            blocks = cast(nn.ModuleList, mrf)
+            xs: torch.Tensor = blocks[0](x)
+            for block in blocks[1:]:
                 xs = xs + block(x)
             x = xs / self.num_kernels
         return torch.tanh(self.conv_post(F.leaky_relu(x)))
@@ -142,10 +144,11 @@ class MRFDecoder(nn.Module):
         radius = 3.0  # conv_pre
         rate = 1  # stage-input samples per frame
         for up, mrf, noise_conv in zip(self.upsamples, self.mrfs, self.noise_convs):
-            u, k = int(up.stride[0]), int(up.kernel_size[0])
+            u, k = int(cast(nn.ConvTranspose1d, up).stride[0]), int(cast(nn.ConvTranspose1d, up).kernel_size[0])
             radius += (-(-k // u) + 1) / rate
             rate *= u
-            reach = max(int(b.radius()) for b in mrf) + int(noise_conv.kernel_size[0])
+            reach = max(cast(MRFBlock, b).radius() for b in cast(nn.ModuleList, mrf))
+            reach += int(cast(nn.Conv1d, noise_conv).kernel_size[0])
             radius += reach / rate
         radius += 3 / rate  # conv_post
         return math.ceil(radius) + 2
@@ -165,6 +168,13 @@ class MRFDecoder(nn.Module):
         """Decode in spans of ``outer_frames`` when ``chunk_frames`` is set (n > 0: span length n),
         else in one pass; the MRF decoder draws nothing random itself."""
         if not chunk_frames:
-            return self(z, g, source)
+            return self._span(g)(z, source)
         outer = chunk_frames if chunk_frames > 0 else outer_frames
-        return decode_in_spans(lambda zs, src: self(zs, g, src), z, source, self.upp, self.context_frames(), outer)
+        return decode_in_spans(self._span(g), z, source, self.upp, self.context_frames(), outer)
+
+    def _span(self, g: Optional[torch.Tensor]) -> DecodeFn:
+        def run(z: torch.Tensor, source: Optional[torch.Tensor]) -> torch.Tensor:
+            out: torch.Tensor = self(z, g, source)
+            return out
+
+        return run

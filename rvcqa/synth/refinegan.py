@@ -14,7 +14,7 @@ Gaussian noise scaled by a learnt per-channel weight; with noise off they are a 
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, cast
 
 import torch
 from torch import nn
@@ -92,7 +92,7 @@ class ParallelResBlock(nn.Module):
         return torch.stack([block(x) for block in self.blocks], dim=0).mean(dim=0)
 
     def radius(self) -> int:
-        return 3 + max(int(block[1].radius()) for block in self.blocks)
+        return 3 + max(cast(ResBlock, cast(nn.Sequential, block)[1]).radius() for block in self.blocks)
 
 
 class RefineGANDecoder(nn.Module):
@@ -129,7 +129,8 @@ class RefineGANDecoder(nn.Module):
         """Excitation ``[B, 1, T*upp]`` for F0 frames ``[B, T]`` (Hz), computed over the whole input."""
         t = f0.shape[-1]
         f0_up = F.interpolate(f0.float()[:, None, :], size=t * self.upp, mode="linear")
-        return self.m_source(f0_up.transpose(1, 2), noise, generator).transpose(1, 2)
+        excitation: torch.Tensor = self.m_source(f0_up.transpose(1, 2), noise, generator)
+        return excitation.transpose(1, 2)
 
     def _set_noise(self, noise: bool, generator: Optional[torch.Generator]) -> None:
         for m in self.modules():
@@ -150,7 +151,7 @@ class RefineGANDecoder(nn.Module):
             raise ValueError("the RefineGAN decoder needs its source waveform (f0 models only)")
         self._set_noise(noise, generator)
         frames = x.shape[-1]
-        h = self.pre_conv(source)
+        h: torch.Tensor = self.pre_conv(source)
         downs = []
         for block, (old, new) in zip(self.downsample_blocks, self.levels):
             h = F.leaky_relu(h, SLOPE)
@@ -177,7 +178,7 @@ class RefineGANDecoder(nn.Module):
         rate = 1
         for u, res in zip(self.upsample_rates, self.upsample_conv_blocks):
             rate *= u
-            radius += 1 / rate * u + int(res.radius()) / rate  # linear interpolation, then the block
+            radius += 1 / rate * u + cast(ParallelResBlock, res).radius() / rate  # interpolation, then the block
         radius += 3 / rate  # conv_post
         return math.ceil(radius) + 2
 
@@ -195,10 +196,12 @@ class RefineGANDecoder(nn.Module):
     ) -> torch.Tensor:
         """Decode in spans of ``outer_frames`` when ``chunk_frames`` is set (n > 0: span length n),
         else in one pass. ``noise``/``generator``: the AdaIN draws."""
+        outer = chunk_frames if chunk_frames and chunk_frames > 0 else outer_frames
+
+        def run(zs: torch.Tensor, src: Optional[torch.Tensor]) -> torch.Tensor:
+            out: torch.Tensor = self(zs, g, src, noise=noise, generator=generator)
+            return out
+
         if not chunk_frames:
-            return self(z, g, source, noise=noise, generator=generator)
-        outer = chunk_frames if chunk_frames > 0 else outer_frames
-        return decode_in_spans(
-            lambda zs, src: self(zs, g, src, noise=noise, generator=generator),
-            z, source, self.upp, self.context_frames(), outer,
-        )
+            return run(z, source)
+        return decode_in_spans(run, z, source, self.upp, self.context_frames(), outer)
