@@ -378,13 +378,14 @@ def _spec_channels(ctx: ModelContext, model, cfg) -> Finding:
 
 def _decoder_shapes(model, cfg) -> Finding:
     cid = "structure.decoder_shapes"
-    facts = decoder_facts(model.weight)
+    from rvcqa.synth.variants import decoder_facts as facts_of  # knows every vocoder's decoder keys
+    facts = facts_of(model.weight)
     rates, kernels = list(cfg.upsample_rates), list(cfg.upsample_kernel_sizes)
     problems = []
     if facts["stages"] != len(rates):
         problems.append(f"the weights have {facts['stages']} upsampling stages (dec.ups.*) but upsample_rates "
                         f"{rates} has {len(rates)}")
-    elif facts["ups_kernels"] != kernels:
+    elif facts["ups_kernels"] is not None and facts["ups_kernels"] != kernels:
         problems.append(f"dec.ups.* kernels in the weights are {facts['ups_kernels']} but upsample_kernel_sizes "
                         f"is {kernels}")
     if facts["noise_kernels"] and facts["stages"] == len(rates):
@@ -404,6 +405,9 @@ def _decoder_shapes(model, cfg) -> Finding:
                   "load it (size mismatch)",
             details={"weights_fit": fits},
         )
+    if facts["ups_kernels"] is None:  # RefineGAN interpolates: no upsampling kernels to compare
+        return passed(cid, f"{facts['stages']} {facts['vocoder']} upsampling stages match upsample_rates {rates}",
+                      measured=measured, expected={"upsample_rates": rates})
     return passed(cid, f"dec.ups kernels {facts['ups_kernels']} match upsample_kernel_sizes and "
                        f"{facts['stages']} stages match upsample_rates {rates}",
                   measured=measured, expected={"upsample_rates": rates, "upsample_kernel_sizes": kernels})

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import torch
 
 from rvcqa.synth.config import SynthConfig, parse_sample_rate
-from rvcqa.synth.vocoders import HIFIGAN, vocoder_from_keys
+from rvcqa.synth.vocoders import HIFIGAN, REFINEGAN, vocoder_from_keys
 
 # Shared by every variant: elements 1..11 of the 18-element list.
 _COMMON = [32, 192, 192, 768, 2, 6, 3, 0, "1", [3, 7, 11], [[1, 3, 5], [1, 3, 5], [1, 3, 5]]]
@@ -131,6 +131,22 @@ def upsample_kernels(weight: Mapping[str, Any]) -> tuple[int, ...]:
             return tuple(kernels)
         kernels.append(int(v.shape[-1]))
         i += 1
+
+
+def decoder_facts(weight: Mapping[str, Any]) -> dict[str, Any]:
+    """What the weights say about the decoder's upsampling, for any of the three vocoders.
+
+    ``vocoder`` (from the key names), ``stages`` (upsampling stages), ``ups_kernels`` (the
+    transposed convs' kernel sizes; None for RefineGAN, which upsamples by interpolation and
+    ignores ``upsample_kernel_sizes``) and ``noise_kernels`` (source-injection conv kernels).
+    """
+    vocoder = vocoder_from_keys(weight) or HIFIGAN
+    if vocoder == REFINEGAN:
+        stages = len({k.split(".")[2] for k in weight if k.startswith("dec.upsample_conv_blocks.")})
+        return {"vocoder": vocoder, "stages": stages, "ups_kernels": None, "noise_kernels": []}
+    kernels = list(upsample_kernels(weight))
+    return {"vocoder": vocoder, "stages": len(kernels), "ups_kernels": kernels,
+            "noise_kernels": list(noise_conv_kernels(weight))}
 
 
 def noise_conv_kernels(weight: Mapping[str, Any]) -> tuple[int, ...]:
