@@ -59,7 +59,7 @@ def _torch_load(path: str) -> Any:
 def _load_path(path: str) -> Any:
     """Use the project's checkpoint reader when present; fall back to a safe ``torch.load``."""
     try:
-        from rvcqa.checkpoint import load_inference_model  # type: ignore[attr-defined]
+        from rvcqa.checkpoint import load_inference_model
     except ImportError:
         return _torch_load(path)
     return load_inference_model(path)
