@@ -234,3 +234,18 @@ def test_applio_vocoder_fixture_runs_through_the_checks(vocoder: str) -> None:
     assert set(failed) <= {"structure.vocoder"}, failed
     assert ctx.findings(structure)["structure.layer_count"].status is Status.PASSED
     assert ctx.findings(structure)["structure.strict_load"].status is Status.PASSED
+
+
+def test_sweep_loads_every_applio_refinegan_candidate() -> None:
+    """The epoch sweep builds each saved epoch's network with the decoder the folder was trained with."""
+    from fixtures import catalog
+    from rvcqa import sweep
+    from rvcqa.context import ModelContext, Options
+    from rvcqa.modeldir import discover
+
+    ctx = ModelContext(discover(catalog.build_variant("v2", "40k", True, layout="applio", vocoder="RefineGAN")),
+                       Options())
+    cands = sweep.find_candidates(ctx)
+    assert len(cands) == 2
+    facts = sweep._model_facts(ctx)
+    assert {sweep.load_candidate(ctx, c, facts).vocoder for c in cands} == {"RefineGAN"}
