@@ -104,17 +104,13 @@ def indexed_children(weight: dict[str, Any], prefix: str) -> list[int]:
 
 
 def decoder_facts(weight: dict[str, Any]) -> dict[str, Any]:
-    """Upsampling facts read from the weights: stage count, ``ups`` kernels, ``noise_convs`` kernels."""
-    ups = indexed_children(weight, "dec.ups")
-    kernels = []
-    for i in ups:
-        t = conv_weight(weight, f"dec.ups.{i}")
-        kernels.append(int(t.shape[-1]) if t is not None else None)
-    noise = []
-    for i in indexed_children(weight, "dec.noise_convs"):
-        t = weight.get(f"dec.noise_convs.{i}.weight")
-        noise.append(int(t.shape[-1]) if t is not None else None)
-    return {"stages": len(ups), "ups_kernels": kernels, "noise_kernels": noise}
+    """Upsampling facts read from the weights (``vocoder``, ``stages``, ``ups_kernels``, ``noise_kernels``).
+
+    The synthesizer knows every vocoder's decoder keys (RefineGAN has no ``ups`` kernels: None).
+    """
+    from rvcqa.synth.variants import decoder_facts as synth_decoder_facts
+
+    return synth_decoder_facts(weight)
 
 
 def noise_kernels_for(rates: list[int]) -> list[int]:
@@ -145,14 +141,16 @@ def weight_variants(weight: dict[str, Any]) -> list[str]:
     return out
 
 
-def expected_keys(config: list[Any], version: str, f0: bool) -> dict[str, tuple[int, ...]] | None:
+def expected_keys(config: list[Any], version: str, f0: bool,
+                  model: Any = None) -> dict[str, tuple[int, ...]] | None:
     """Names and shapes of the inference weights the synthesizer builds for this config."""
     try:
         from rvcqa.synth.variants import expected_inference_keys
     except ImportError:
         expected_inference_keys = None  # type: ignore[assignment]
     if expected_inference_keys is not None:
-        keys = expected_inference_keys(config, version, f0)
+        keys = expected_inference_keys(config, version, f0, weight=getattr(model, "weight", None),
+                                       extra=getattr(model, "extra", None))
         return {k: tuple(int(s) for s in v) for k, v in keys.items()}
     try:
         from rvcqa.synth import build_synthesizer

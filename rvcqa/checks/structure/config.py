@@ -150,7 +150,7 @@ def check_decoder_shapes(model: InferenceModel, cfg: SynthConfig) -> Finding:
     if facts["stages"] != len(rates):
         problems.append(f"the weights have {facts['stages']} upsampling stages (dec.ups.*) but upsample_rates "
                         f"{rates} has {len(rates)}")
-    elif facts["ups_kernels"] != kernels:
+    elif facts["ups_kernels"] is not None and facts["ups_kernels"] != kernels:
         problems.append(f"dec.ups.* kernels in the weights are {facts['ups_kernels']} but upsample_kernel_sizes "
                         f"is {kernels}")
     if facts["noise_kernels"] and facts["stages"] == len(rates):
@@ -170,6 +170,9 @@ def check_decoder_shapes(model: InferenceModel, cfg: SynthConfig) -> Finding:
                   "load it (size mismatch)",
             details={"weights_fit": fits},
         )
+    if facts["ups_kernels"] is None:  # RefineGAN interpolates: no upsampling kernels to compare
+        return passed(cid, f"{facts['stages']} {facts['vocoder']} upsampling stages match upsample_rates {rates}",
+                      measured=measured, expected={"upsample_rates": rates})
     return passed(cid, f"dec.ups kernels {facts['ups_kernels']} match upsample_kernel_sizes and "
                        f"{facts['stages']} stages match upsample_rates {rates}",
                   measured=measured, expected={"upsample_rates": rates, "upsample_kernel_sizes": kernels})

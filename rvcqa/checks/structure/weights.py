@@ -26,7 +26,7 @@ CONSTANT_AT_INIT = re.compile(r"(\.gamma$|\.beta$|^flow\.flows\.\d+\.post\.)")
 def check_layer_count(model: InferenceModel) -> Finding:
     cid = "structure.layer_count"
     try:
-        exp = expected_keys(model.config, model.version, bool(model.f0))
+        exp = expected_keys(model.config, model.version, bool(model.f0), model)
     except Exception as exc:  # a config the synthesizer cannot build with
         return failed(cid, f"no network can be built from this config ({type(exc).__name__}: {exc}); "
                            f"the weights have {len(model.weight)} tensors",
