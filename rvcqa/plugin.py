@@ -397,12 +397,13 @@ def pytest_rvcqa_sweep_terminal_summary(terminalreporter: Any, config: pytest.Co
     if session is None:
         return
     from rvcqa.checks.sweep import cached_result
+    from rvcqa.sweep import format_table
 
     for ctx in session.models:
         result = cached_result(ctx)
         if result is None:
             continue
         terminalreporter.section(f"rvcqa checkpoint sweep: {ctx.name}")
-        for line in result.table().splitlines():
+        for line in format_table(result).splitlines():
             terminalreporter.write_line(line)
 # --- end sweep ---
