@@ -30,7 +30,7 @@ def _inputs(frames: int = 120):
 def test_fp16_inference_is_finite_and_close_to_fp32(device):
     import torch
 
-    from rvcqa.precision import FP16_MEL_TOLERANCE, compare_half_precision, half_support
+    from rvcqa.precision import FP16_TOLERANCE, compare_half_precision, half_support
 
     torch.set_num_threads(1)
     ok, why = half_support(device)
@@ -39,7 +39,7 @@ def test_fp16_inference_is_finite_and_close_to_fp32(device):
     result = compare_half_precision(_record(), _inputs(), device=device)
     assert result.supported, result.reason
     assert result.finite and result.samples == 120 * 480
-    assert result.mel_distance is not None and result.within(FP16_MEL_TOLERANCE), result
+    assert result.relative_error is not None and result.within(FP16_TOLERANCE), result
 
 
 def test_fp16_overflow_is_caught():
@@ -55,7 +55,7 @@ def test_fp16_overflow_is_caught():
     result = compare_half_precision(_record(scale=1e6), _inputs(), device="cpu")
     assert result.supported
     assert not result.within(), result
-    assert result.nonfinite > 0 or (result.mel_distance or 0) > 0.1, result
+    assert result.nonfinite > 0 or (result.relative_error or 0) > 0.1, result
 
 
 def test_cuda_without_a_device_says_so():
