@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from rvcqa.context import ModelContext
 from rvcqa.errors import RvcqaError, TrainingCheckpointGivenError
+from rvcqa.facts import comparison_facts
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 
 CHECK_IDS: tuple[str, ...] = (
@@ -726,19 +727,6 @@ def _dtype(model) -> Finding:
 
 # --------------------------------------------------------------------------- reference model
 
-def _model_facts(model) -> dict[str, Any]:
-    size = model.size_bytes()
-    return {
-        "info": model.info if model.info is not None else (f"{model.epoch}epoch" if model.epoch is not None else None),
-        "sample_rate": model.sr,
-        "version": model.version,
-        "f0": model.f0,
-        "weight_layers": len(model.weight),
-        "config_length": len(model.config),
-        "size_mb": round(size / 1e6, 1) if size is not None else None,
-    }
-
-
 _ROWS = (
     ("info", "Info", False),
     ("sample_rate", "Sample Rate", False),
@@ -760,7 +748,7 @@ def reference_comparison(ctx: ModelContext) -> list[dict[str, Any]]:
     if ref is None:
         return []
     model = ctx.inference_model()
-    a, b = _model_facts(model), _model_facts(ref)
+    a, b = comparison_facts(model), comparison_facts(ref)
     same_variant = _same_variant(model, ref)
     rows = []
     for key, label, structural in _ROWS:

@@ -50,7 +50,7 @@ def sweep_result(ctx: ModelContext, *, plot: bool = True) -> SweepResult:
             segments=int(_thr(ctx, "sweep.segments")),
             heldout_segments=int(_thr(ctx, "sweep.heldout_segments")),
             window_s=float(window) if window else None,
-            progress=getattr(ctx, "sweep_progress", None) or getattr(ctx, "progress", None) or _stderr,
+            progress=ctx.sweep_progress or ctx.progress or _stderr,
             tolerances=tolerances(ctx),
             plot=plot,
         )
@@ -58,9 +58,9 @@ def sweep_result(ctx: ModelContext, *, plot: bool = True) -> SweepResult:
     return ctx.cached("sweep:result", compute)
 
 
-def cached_result(ctx: Any) -> Optional[SweepResult]:
+def cached_result(ctx: ModelContext) -> Optional[SweepResult]:
     """The sweep this context already ran, or None (for summaries; runs nothing)."""
-    value = getattr(ctx, "_cache", {}).get("sweep:result")
+    value = ctx.peek("sweep:result")
     return value if isinstance(value, SweepResult) else None
 
 
@@ -74,7 +74,7 @@ def _stderr(line: str) -> None:
 
 
 def run(ctx: ModelContext) -> list[Finding]:
-    if not getattr(ctx.options, "sweep", False):
+    if not ctx.options.sweep:
         return [skipped(cid, NOT_ASKED) for cid in CHECK_IDS]
     try:
         result = sweep_result(ctx)

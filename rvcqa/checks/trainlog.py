@@ -563,7 +563,7 @@ def pretrain_facts(path: str) -> dict[str, Any]:
 
 def check_pretrained_match(ctx: ModelContext, log: TrainLog) -> Finding:
     cid = "training.pretrained_match"
-    from rvcqa.checks.dataset import model_facts
+    from rvcqa.facts import model_facts
 
     paths = [p for p in (log.pretrain_g, log.pretrain_d) if p]
     if ctx.options.pretrained is not None:
@@ -650,7 +650,8 @@ def check_checkpoints(ctx: ModelContext, log: TrainLog) -> Finding:
 
 def check_steps_per_epoch(ctx: ModelContext, log: TrainLog) -> Finding:
     cid = "training.steps_per_epoch"
-    from rvcqa.checks.dataset import model_facts, parse_filelist, scan
+    from rvcqa.dataset import parse_filelist, scan
+    from rvcqa.facts import model_facts
 
     spe = steps_per_epoch_from_log(log)
     if spe is None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from rvcqa.checkpoint import LATEST_ONLY_STEP
-from rvcqa.context import ModelContext
 from rvcqa.errors import RvcqaError
 from rvcqa.sweep.model import SweepCandidate, SweepWarning
+
+if TYPE_CHECKING:
+    from rvcqa.context import ModelContext
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from rvcqa.context import ModelContext, Options
+from rvcqa.context import ModelContext
 
 
 def positive_int(text: str) -> int:
@@ -75,14 +75,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_context(args: argparse.Namespace, *, heldout_segments: Optional[int] = None, device: str = "cpu",
                   sweep: bool = True) -> ModelContext:
-    """The model context for a sweep-like command: folder, profile (with the sample overrides), results."""
-    from rvcqa.modeldir import discover, resolve_model_dir_arg
-    from rvcqa.profile import build_profile
+    """The model context for a sweep-like command (:func:`rvcqa.session.build_contexts`), with the
+    sample sizes given on the command line folded into the profile."""
+    from rvcqa.session import ContextRequest, build_contexts
 
-    cwd = Path.cwd()
-    path, _ = resolve_model_dir_arg(args.model_dir)
-    rvc_root = cwd if (cwd / "logs").is_dir() or (cwd / "assets").is_dir() else None
-    md = discover(path, model_file=args.model_file, train_log=args.train_log, rvc_root=rvc_root)
     cli: list[tuple[str, Any]] = list(args.threshold)
     if args.segments is not None:
         cli.append(("sweep.segments", args.segments))
@@ -90,17 +86,11 @@ def build_context(args: argparse.Namespace, *, heldout_segments: Optional[int] =
         cli.append(("sweep.heldout_segments", heldout_segments))
     if args.window is not None:
         cli.append(("sweep.window_s", args.window))
-    thresholds = build_profile(directory=cwd, cli=cli)
-    results = Path(args.results) if args.results else Path("rvcqa-results") / md.name
-    if device == "auto":
-        try:
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        except ImportError:  # pragma: no cover
-            device = "cpu"
-    return ModelContext(md, Options(results_dir=results.resolve(), seed=args.seed, device=device, sweep=sweep),
-                        thresholds)
+    req = ContextRequest([args.model_dir], model_file=args.model_file, train_log=args.train_log,
+                         hubert=getattr(args, "hubert", None), results=args.results,
+                         results_per_model=args.results is None, results_flag="--results", device=device,
+                         seed=args.seed, sweep=sweep, threshold_cli=cli)
+    return build_contexts(req).models[0]
 
 
 def command(args: argparse.Namespace) -> int:
@@ -116,7 +106,7 @@ def command(args: argparse.Namespace) -> int:
 
     ctx = build_context(args, heldout_segments=args.heldout, device=args.device)
     if not args.quiet:
-        ctx.progress = lambda line: print(line, file=sys.stderr, flush=True)  # type: ignore[attr-defined]
+        ctx.progress = lambda line: print(line, file=sys.stderr, flush=True)
         n = len(find_candidates(ctx))
         print(f"rvcqa sweep: {n} candidate{'s' if n != 1 else ''} in {ctx.md.root}", file=sys.stderr, flush=True)
     result = checks.sweep_result(ctx, plot=not args.no_plot)

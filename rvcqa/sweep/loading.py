@@ -11,62 +11,14 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
-from rvcqa.context import ModelContext
-from rvcqa.errors import ModelDirError, RvcqaError
+from rvcqa.errors import ModelDirError
+from rvcqa.facts import NetworkConfig
 from rvcqa.sweep.model import SweepCandidate
 
-
-@dataclass(frozen=True)
-class NetworkFacts:
-    """What a G_ checkpoint lacks to become a loadable record, and where it was read."""
-
-    config: Optional[list[Any]]
-    version: Optional[str]
-    f0: Optional[bool]
-    source: str
-
-
-def config_from_config_json(cfg: dict[str, Any]) -> list[Any]:
-    """RVC's 18-element synthesizer list from ``logs/NAME/config.json`` (RVC_FORMATS 1.4, 2.1)."""
-    d, m, t = cfg["data"], cfg["model"], cfg.get("train", {})
-    hop = int(d["hop_length"])
-    sr = d.get("sampling_rate", d.get("sample_rate"))
-    return [int(d["filter_length"]) // 2 + 1, int(t.get("segment_size", 36 * hop)) // hop, m["inter_channels"],
-            m["hidden_channels"], m["filter_channels"], m["n_heads"], m["n_layers"], m["kernel_size"],
-            m["p_dropout"], str(m["resblock"]), m["resblock_kernel_sizes"], m["resblock_dilation_sizes"],
-            m["upsample_rates"], m["upsample_initial_channel"], m["upsample_kernel_sizes"], m["spk_embed_dim"],
-            m["gin_channels"], int(sr)]
-
-
-def network_facts(ctx: ModelContext, cands: Sequence[SweepCandidate] = ()) -> NetworkFacts:
-    """Config, version and f0 from the inference model, else a per-epoch file, else config.json."""
-    from rvcqa.checkpoint import load_inference_model
-
-    try:
-        inf = ctx.inference_model()
-        return NetworkFacts(list(inf.config), inf.version, bool(inf.f0),
-                            f"the inference model {inf.path.name if inf.path else ''}")
-    except RvcqaError:
-        pass
-    epoch_files = [em.path for em in ctx.md.epoch_models] + [c.path for c in cands if c.kind == "epoch"]
-    for path in dict.fromkeys(epoch_files):
-        try:
-            m = load_inference_model(path)
-        except RvcqaError:
-            continue
-        return NetworkFacts(list(m.config), m.version, bool(m.f0), path.name)
-    try:
-        cj = ctx.config_json()
-    except RvcqaError:
-        cj = None
-    if cj:
-        try:
-            return NetworkFacts(config_from_config_json(cj), None, None, "config.json")
-        except (KeyError, TypeError, ValueError):
-            pass
-    return NetworkFacts(None, None, None, "")
+if TYPE_CHECKING:
+    from rvcqa.context import ModelContext
 
 
 @dataclass
@@ -80,7 +32,7 @@ class Loaded:
     folded: Optional[dict[str, Any]]
 
 
-def _record(ctx: ModelContext, cand: SweepCandidate, facts: NetworkFacts) -> Any:
+def _record(ctx: ModelContext, cand: SweepCandidate, facts: NetworkConfig) -> Any:
     from rvcqa.checkpoint import load_inference_model, load_training_checkpoint
     from rvcqa.weights import inference_part
 
@@ -132,7 +84,7 @@ def _fold(weight: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def read_candidate(ctx: ModelContext, cand: SweepCandidate, facts: NetworkFacts) -> Loaded:
+def read_candidate(ctx: ModelContext, cand: SweepCandidate, facts: NetworkConfig) -> Loaded:
     """Read (and fold) one candidate's weights; raises :class:`RvcqaError` for a bad file."""
     record = _record(ctx, cand, facts)
     weight, config, version, f0 = _parts(record)
@@ -184,7 +136,7 @@ def prefetched(read: Callable[[SweepCandidate], Loaded],
             yield cand, current.result
 
 
-def load_candidate(ctx: ModelContext, cand: SweepCandidate, facts: NetworkFacts, device: str = "cpu") -> Any:
+def load_candidate(ctx: ModelContext, cand: SweepCandidate, facts: NetworkConfig, device: str = "cpu") -> Any:
     """A strictly loaded, deterministic-ready synthesizer for one candidate (memory-mapped read)."""
     from rvcqa.synth import load_synthesizer
 

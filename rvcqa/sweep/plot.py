@@ -21,8 +21,10 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
     xs = [p for p, _ in pts]
 
     def series(get: Callable[[SweepRow], Optional[float]]) -> tuple[list[int], list[float]]:
+        """(steps, values) where the value is known."""
         got = [(x, get(r)) for x, r in pts]
-        return [x for x, v in got if v is not None], [float(v) for x, v in got if v is not None]  # type: ignore[arg-type]
+        kept = [(x, float(v)) for x, v in got if x is not None and v is not None]
+        return [x for x, _ in kept], [v for _, v in kept]
 
     ax1.set_title(f"{result.name}: quality per checkpoint (lower is better)")
     for label, get, color in (("mel distance, training sample", lambda r: r.train.mel if r.train else None, "#1f77b4"),
@@ -42,14 +44,14 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
     rec = result.best_row
     for r, marker, color, label in ((rec, "*", "green", "recommended"), (result.released_row, "s", "red", "released")):
         if r is not None and r.candidate.plot_step is not None and r.score("train" if r.train else "heldout") is not None:
-            y = (r.train or r.heldout).mel  # type: ignore[union-attr]
-            ax1.plot([r.candidate.plot_step], [y], marker=marker, markersize=16, color=color, ls="none",
+            scores = r.scores
+            ax1.plot([r.candidate.plot_step], [scores.mel if scores else None], marker=marker, markersize=16, color=color, ls="none",
                      fillstyle="none", mew=2, label=label)
     _legend(ax1, loc="best")
     ax1.grid(alpha=0.3)
     for ax, items, ylabel in (
-        (ax2, (("flatness", lambda r: (r.train or r.heldout).flatness, "#2ca02c"),), "spectral flatness"),
-        (ax3, (("F0 median |cents|", lambda r: (r.train or r.heldout).f0_cents, "#9467bd"),), "F0 error (cents)"),
+        (ax2, (("flatness", _of("flatness"), "#2ca02c"),), "spectral flatness"),
+        (ax3, (("F0 median |cents|", _of("f0_cents"), "#9467bd"),), "F0 error (cents)"),
     ):
         for label, get, color in items:
             x, y = series(get)
@@ -60,14 +62,14 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     tw2 = ax2.twinx()
-    x, y = series(lambda r: (r.train or r.heldout).zcr_ratio)
+    x, y = series(_of("zcr_ratio"))
     if x:
         tw2.plot(x, y, marker="^", color="#8c564b", label="ZCR ratio (output / GT)")
         tw2.axhline(1.0, color="#8c564b", lw=0.6, ls=":")
     tw2.set_ylabel("ZCR ratio")
     _legend(tw2, loc="upper right")
     tw3 = ax3.twinx()
-    x, y = series(lambda r: (r.train or r.heldout).vde)
+    x, y = series(_of("vde"))
     if x:
         tw3.plot(x, y, marker="^", color="#e377c2", label="voicing error")
     tw3.set_ylabel("voicing error")
@@ -81,6 +83,16 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=100)
     return path
+
+
+def _of(name: str) -> Callable[[SweepRow], Optional[float]]:
+    """A getter for one metric of the row's shown set."""
+    def get(row: SweepRow) -> Optional[float]:
+        scores = row.scores
+        value = getattr(scores, name) if scores is not None else None
+        return None if value is None else float(value)
+
+    return get
 
 
 def _legend(ax: Any, **kw: Any) -> None:

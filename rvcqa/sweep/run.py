@@ -18,21 +18,24 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from rvcqa.context import ModelContext
 from rvcqa.errors import ModelDirError, RvcqaError
 from rvcqa.resynth import find_segments, safe_output_dir, write_wav
 from rvcqa.sweep.analysis import analyse
 from rvcqa.sweep.candidates import assign_plot_steps, find_candidates, identify_released
-from rvcqa.sweep.loading import Loaded, NetworkCache, NetworkFacts, network_facts, prefetched, read_candidate
+from rvcqa.facts import NetworkConfig, network_config
+from rvcqa.sweep.loading import Loaded, NetworkCache, prefetched, read_candidate
 from rvcqa.sweep.measure import Reference, measure_set, references
 from rvcqa.sweep.model import HeldOut, SweepCandidate, SweepResult, SweepRow
 from rvcqa.sweep.render import progress_line
 from rvcqa.sweep.segments import CONTEXT_FRAMES, Prepared, prepare, split_segments
 from rvcqa.sweep.tolerances import Tolerances
+
+if TYPE_CHECKING:
+    from rvcqa.context import ModelContext
 
 Progress = Callable[[str], None]
 
@@ -41,7 +44,7 @@ Progress = Callable[[str], None]
 class Sample:
     """The fixed sample, analysed once: what every candidate is run on and compared with."""
 
-    facts: NetworkFacts
+    facts: NetworkConfig
     sr: int
     hop: int
     f0: bool
@@ -60,10 +63,10 @@ class Sample:
         return [r.prepared for r in self.train + self.held]
 
 
-def _facts(ctx: ModelContext, cands: Sequence[SweepCandidate]) -> NetworkFacts:
+def _facts(ctx: ModelContext, cands: Sequence[SweepCandidate]) -> NetworkConfig:
     from rvcqa.checkpoint import load_inference_model
 
-    facts = network_facts(ctx)
+    facts = network_config(ctx)
     if facts.config is not None:
         return facts
     others = [c for c in cands if c.kind != "G"]
@@ -71,7 +74,7 @@ def _facts(ctx: ModelContext, cands: Sequence[SweepCandidate]) -> NetworkFacts:
         raise ModelDirError(f"{ctx.md.root}: no inference model, per-epoch file or config.json to build the network "
                             "for the G_*.pth checkpoints from")
     m = load_inference_model(others[0].path)  # only per-epoch files: the first one's facts (or its error)
-    return NetworkFacts(list(m.config), m.version, bool(m.f0), others[0].label)
+    return NetworkConfig(list(m.config), m.version, bool(m.f0), others[0].label)
 
 
 def build_sample(ctx: ModelContext, cands: Sequence[SweepCandidate], *, segments: int, heldout_segments: int,
@@ -149,20 +152,9 @@ def loss_near(series: Sequence[tuple[int, float]], prev: Optional[int], step: Op
 
 def write_json(path: Path, data: Any) -> Path:
     """JSON with non-finite floats as strings ("inf") and numpy scalars as numbers."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        if isinstance(value, float) and not math.isfinite(value):
-            return str(value)
-        if isinstance(value, (str, int, float, bool)) or value is None:
-            return value
-        if isinstance(value, np.generic):
-            return plain(value.item())
-        return str(value)
+    from rvcqa.findings import jsonable
 
-    path.write_text(json.dumps(plain(data), indent=2), encoding="utf-8")
+    path.write_text(json.dumps(jsonable(data), indent=2), encoding="utf-8")
     return path
 
 

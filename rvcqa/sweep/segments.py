@@ -19,13 +19,13 @@ equally for every candidate.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
+from rvcqa.dataset import parse_filelist
 from rvcqa.errors import AudioError
 from rvcqa.modeldir import ModelDir
 from rvcqa.resynth import Segment, SegmentInputs, choose_segments, load_segment_inputs
@@ -42,20 +42,9 @@ def filelist_stems(path: Optional[Path]) -> Optional[set[str]]:
     if path is None:
         return None
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return {e.stem for e in parse_filelist(path) if not e.mute}
     except OSError:
         return None
-    out: set[str] = set()
-    for raw in text.split("\n"):
-        line = raw.strip()
-        if not line:
-            continue
-        wav = re.sub(r"[\\/]+", "/", line.split("|", 1)[0].strip())
-        base = wav.rsplit("/", 1)[-1]
-        if base.startswith("mute") and any(d.startswith("mute") for d in wav.split("/")[:-1]):
-            continue
-        out.add(base.split(".", 1)[0])
-    return out
 
 
 def _plural(n: int, one: str, many: str) -> str:

@@ -63,7 +63,6 @@ def _low_priority(threads: int) -> None:
 
 def command(args: argparse.Namespace, *, low_priority: bool = True) -> int:
     """Lines on stdout; exit status 0 when the watch ends (done, --max-wait, Ctrl-C); 2 on bad input."""
-    from rvcqa.resynth import safe_output_dir
     from rvcqa.sweep.command import build_context
     from rvcqa.sweep.tolerances import Tolerances
     from rvcqa.watch.run import WatchConfig, Watcher
@@ -71,13 +70,15 @@ def command(args: argparse.Namespace, *, low_priority: bool = True) -> int:
     ctx = build_context(args, sweep=False)
     if low_priority:
         _low_priority(args.threads)
-    out_dir = safe_output_dir(ctx.options.results_dir, ctx.md, ctx.name, "watch")
+    assert ctx.options.results_dir is not None
+    out_dir = ctx.options.results_dir / "watch"
+    out_dir.mkdir(parents=True, exist_ok=True)
     window = ctx.threshold("sweep.window_s", 1.0)
     config = WatchConfig(
         segments=int(ctx.threshold("sweep.segments", 4)),
         heldout_segments=int(ctx.threshold("sweep.heldout_segments", 2)),
         window_s=float(window) if window else None, seed=args.seed,
-        heldout_dir=Path(args.heldout) if args.heldout else None, hubert=Path(args.hubert) if args.hubert else None,
+        heldout_dir=Path(args.heldout) if args.heldout else None, hubert=ctx.options.hubert,
         poll_s=args.poll, settle_s=args.settle, max_wait_s=args.max_wait,
         tolerances=Tolerances.from_profile(ctx.threshold),
     )

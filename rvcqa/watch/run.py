@@ -10,11 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-from rvcqa.context import ModelContext, Options
 from rvcqa.errors import CheckpointError, RvcqaError
-from rvcqa.modeldir import discover
 from rvcqa.sweep.loading import NetworkCache, read_candidate
 from rvcqa.sweep.measure import measure_set
 from rvcqa.sweep.model import SweepCandidate, SweepRow
@@ -25,6 +23,9 @@ from rvcqa.watch.follow import DoneSignal, Readiness, Seen, is_latest_only, list
 from rvcqa.watch.heldout import Recordings, load_recordings
 from rvcqa.watch.judge import Judge, Point
 from rvcqa.watch.page import write_page
+
+if TYPE_CHECKING:
+    from rvcqa.context import ModelContext
 
 Say = Callable[[str], None]
 #: a complete-looking file that fails to load this many polls in a row, unchanged, is reported
@@ -84,13 +85,10 @@ class Watcher:
         if self.sample is not None:
             return True
         try:
-            md = discover(self.root, model_file=None, train_log=self.ctx.md.train_log)
-            ctx = ModelContext(md, Options(results_dir=self.ctx.options.results_dir, seed=self.config.seed),
-                               self.ctx.thresholds)
             epoch_files = [SweepCandidate(s.path, "epoch", s.step, s.epoch)
                            for s in list_checkpoints(self.root, self.name) if s.kind == "epoch"
                            and self.readiness.version(s.path) is not None]
-            sample = build_sample(ctx, epoch_files, segments=self.config.segments, heldout_segments=self.config.heldout_segments,
+            sample = build_sample(self.ctx, epoch_files, segments=self.config.segments, heldout_segments=self.config.heldout_segments,
                                   window_s=self.config.window_s, seed=self.config.seed)
         except RvcqaError as error:
             note = f"rvcqa watch: cannot judge yet: {error}"
