@@ -135,10 +135,3 @@ def prefetched(read: Callable[[SweepCandidate], Loaded],
             pending = pool.submit(read, cands[i + 1]) if i + 1 < len(cands) else None
             yield cand, current.result
 
-
-def load_candidate(ctx: ModelContext, cand: SweepCandidate, facts: NetworkConfig, device: str = "cpu") -> Any:
-    """A strictly loaded, deterministic-ready synthesizer for one candidate (memory-mapped read)."""
-    from rvcqa.synth import load_synthesizer
-
-    return load_synthesizer(_record(ctx, cand, facts), device=device)
-
