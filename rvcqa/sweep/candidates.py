@@ -30,7 +30,8 @@ def lazy_read(ctx: ModelContext, path: Path, entry: str) -> Optional[LazyRead]:
     (the safe loader then reads it, or words its error)."""
 
     def read() -> Optional[LazyRead]:
-        from rvcqa.weights import LazyCheckpoint, lazy_fingerprint, lazy_state_dict, normalized
+        from rvcqa.lazyload import LazyCheckpoint, lazy_fingerprint, lazy_state_dict
+        from rvcqa.weights import normalized
 
         try:
             with LazyCheckpoint(path) as ck:
