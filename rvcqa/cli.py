@@ -57,7 +57,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     """Rank every saved checkpoint by resynthesis quality; recommend one; flag overtraining."""
-    from rvcqa.sweep import command
+    from rvcqa.sweep.command import command
+
+    return command(args)
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    """Follow a running training: judge each checkpoint as it lands, say when to stop."""
+    from rvcqa.watch.command import command
 
     return command(args)
 
@@ -119,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     _report_arguments(p)
     p.set_defaults(func=_cmd_report)
 
-    from rvcqa.sweep import add_arguments as _sweep_arguments
+    from rvcqa.sweep.command import add_arguments as _sweep_arguments
 
     p = sub.add_parser("sweep", help="rank every saved checkpoint (G_*.pth, per-epoch files) by measured quality "
                                      "and recommend which to release")
@@ -132,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--why", action="store_true", help="print where every default comes from")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_thresholds)
+
+    from rvcqa.watch.command import add_arguments as _watch_arguments
+
+    p = sub.add_parser("watch", help="follow a running training from outside: judge each checkpoint as it is "
+                                     "saved and say when to stop")
+    _watch_arguments(p)
+    p.set_defaults(func=_cmd_watch)
 
     p = sub.add_parser("demo", help="run the quality gate on the built-in demo model")
     p.add_argument("--results", default="rvcqa-results", help="results folder (default ./rvcqa-results)")
