@@ -444,17 +444,38 @@ def _sl(arr: Optional[np.ndarray], sl: slice) -> Optional[np.ndarray]:
 
 
 def rms_mix(input16k: np.ndarray, output: np.ndarray, sr: int, rate: float) -> np.ndarray:
-    """RVC 5.5 RMS mix: ``out *= rms_in^(1-rate) * rms_out^(rate-1)`` on 0.5 s RMS envelopes."""
+    """RVC 5.5 RMS mix: ``out *= rms_in^(1-rate) * rms_out^(rate-1)`` on 0.5 s RMS envelopes.
+
+    Both envelopes are stretched to the output's length as RVC's ``change_rms`` does (RVC-WebUI
+    20240604, Applio 3.x): ``F.interpolate(mode="linear")``, half-sample aligned
+    (:func:`stretch_linear`), not end to end.
+    """
     import librosa
 
     def envelope(y: np.ndarray, rate_hz: int) -> np.ndarray:
         frame = rate_hz // 2 * 2
         r = librosa.feature.rms(y=y, frame_length=frame, hop_length=rate_hz // 2)[0]
-        return np.interp(np.linspace(0, 1, output.shape[0]), np.linspace(0, 1, r.shape[0]), r)
+        return stretch_linear(r, output.shape[0])
 
     rms_in = envelope(input16k, SAMPLE_RATE)
     rms_out = np.maximum(envelope(output, sr), 1e-6)
     return (output * np.power(rms_in, 1 - rate) * np.power(rms_out, rate - 1)).astype(np.float32)
+
+
+def stretch_linear(values: np.ndarray, size: int) -> np.ndarray:
+    """``torch.nn.functional.interpolate(mode="linear", align_corners=False)`` of a 1-D array.
+
+    Output sample ``i`` reads the input at ``(i + 0.5) * n / size - 0.5`` (clamped at 0 and at the
+    last value), so each input value sits at the centre of the stretch it covers.
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size == 1 or size == 0:
+        return np.full(size, v[0] if v.size else 0.0)
+    src = np.maximum((np.arange(size) + 0.5) * (v.size / size) - 0.5, 0.0)
+    lo = np.minimum(np.floor(src).astype(np.int64), v.size - 1)
+    hi = np.minimum(lo + 1, v.size - 1)
+    frac = src - lo
+    return v[lo] * (1.0 - frac) + v[hi] * frac
 
 
 def convert_files(

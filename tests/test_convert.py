@@ -325,3 +325,35 @@ def test_measure_conversion_of_an_identity_output(speech16k):
     assert m.zcr_ratio == pytest.approx(1.0, abs=0.05)
     assert m.duration_ratio == pytest.approx(1.0)
     assert m.band_hz is not None and m.band_hz[1] <= 8000
+
+
+# --------------------------------------------------------------------------- rms mix, against RVC's own output
+
+
+@pytest.mark.parametrize("case", [0, 1, 2])
+def test_rms_mix_matches_rvc_change_rms(case):
+    """RVC's ``change_rms`` (vectors: its output, every 25th sample) on a tone whose output level
+    ramps up; the envelopes are stretched half-sample aligned, as ``F.interpolate(mode="linear")``."""
+    from conformance_helpers import rel_l2, tone
+
+    from rvcqa.convert import rms_mix
+
+    d = np.load(REPO / "tests" / "data" / "pipeline" / "change_rms.npz")
+    sr, rate, sec = int(d[f"sr_{case}"]), float(d[f"rate_{case}"]), float(d[f"seconds_{case}"])
+    x = tone(sec, 16000, level=0.4)
+    y = tone(sec, sr, f_start=300, f_end=200, level=0.2) * np.linspace(0.2, 1.5, int(round(sec * sr))).astype(np.float32)
+    got = rms_mix(x, y, sr, rate)[::25]
+    assert got.shape == d[f"out_{case}"].shape
+    assert rel_l2(got, d[f"out_{case}"]) < 1e-5
+
+
+def test_stretch_linear_is_torch_linear_interpolation():
+    import torch
+
+    from rvcqa.convert import stretch_linear
+
+    rng = np.random.default_rng(5)
+    for n, size in ((7, 100), (3, 5), (10, 4), (1, 9), (50, 50)):
+        v = rng.standard_normal(n)
+        want = torch.nn.functional.interpolate(torch.from_numpy(v)[None, None], size=size, mode="linear")[0, 0]
+        np.testing.assert_allclose(stretch_linear(v, size), want.numpy(), rtol=1e-12, atol=1e-12)
