@@ -43,6 +43,8 @@ WINDOW = 160  # samples per F0 frame at 16 kHz (10 ms)
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 #: file in a model directory declaring the content extractor the model was trained with
 CONTENT_DECLARATION = "rvcqa_content.json"
+#: whose pipeline to follow where RVC-WebUI and Applio differ
+FLAVOURS = ("rvc", "applio")
 NEEDS_HUBERT = (
     "needs --hubert PATH (RVC's assets/hubert/hubert_base.pt); resynthesis ran without it"
 )
@@ -65,6 +67,11 @@ class PipelineSettings:
       output level is wrong and changes what RMS/peak checks measure.
     - ``noise_scale`` RVC's 0.66666, drawn from ``torch.Generator().manual_seed(seed)``, and the
       NSF source noise on, as in RVC; ``noise_scale=0, source_noise=False`` is fully deterministic.
+    - ``filter_radius`` 3 (WebUI): above 2 harvest's F0 is median-filtered (3 frames); other
+      methods ignore it, as in RVC.
+    - ``resample_sr`` 0 (WebUI): off; a rate >= 16000 other than the model's resamples the output.
+    - ``flavour`` ``"rvc"`` or ``"applio"``: Applio's split points (see :func:`split_points`) and
+      RMVPE frame padding; its embedder convention is :class:`LastLayerContent`.
     """
 
     transpose: float = 0.0
@@ -81,6 +88,13 @@ class PipelineSettings:
     source_noise: bool = True
     seed: int = 1234
     retrieval_k: int = 8
+    filter_radius: int = 3
+    resample_sr: int = 0
+    flavour: str = "rvc"
+
+    def __post_init__(self) -> None:
+        if self.flavour not in FLAVOURS:
+            raise RvcqaError(f"pipeline flavour must be one of {', '.join(FLAVOURS)}, got {self.flavour!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -163,7 +177,11 @@ def prepare_input(y16k: np.ndarray) -> np.ndarray:
 
 
 def split_points(audio: np.ndarray, settings: PipelineSettings) -> list[int]:
-    """RVC's cut points for audio longer than ``t_max``: the quietest 10 ms near every ``t_center``."""
+    """RVC's cut points for audio longer than ``t_max``: the quietest 10 ms near every ``t_center``.
+
+    RVC sums absolute values over each 10 ms window; Applio (3.x) sums the signed samples and
+    takes the smallest magnitude of that sum, which favours windows that average to zero.
+    """
     t_query = int(SAMPLE_RATE * settings.x_query)
     t_center = int(SAMPLE_RATE * settings.x_center)
     t_max = int(SAMPLE_RATE * settings.x_max)
@@ -172,10 +190,13 @@ def split_points(audio: np.ndarray, settings: PipelineSettings) -> list[int]:
     if audio_pad.shape[0] <= t_max:
         return []
     # audio_sum[n] = sum_{i < WINDOW} |audio_pad[n + i]| for n < len(audio)
-    audio_sum = np.convolve(np.abs(audio_pad.astype(np.float64)), np.ones(WINDOW), mode="valid")[: audio.shape[0]]
+    x = audio_pad.astype(np.float64)
+    if settings.flavour == "rvc":
+        x = np.abs(x)
+    audio_sum = np.convolve(x, np.ones(WINDOW), mode="valid")[: audio.shape[0]]
     opt_ts = []
     for t in range(t_center, audio.shape[0], t_center):
-        seg = audio_sum[t - t_query : t + t_query]
+        seg = np.abs(audio_sum[t - t_query : t + t_query])
         opt_ts.append(t - t_query + int(np.flatnonzero(seg == seg.min())[0]))
     return opt_ts
 
@@ -191,7 +212,7 @@ def f0_for(audio_pad: np.ndarray, settings: PipelineSettings, rmvpe: Any = None)
     if rmvpe is not None:
         f0 = extract_f0(audio_pad, method="rmvpe", rmvpe=rmvpe)
     else:
-        f0 = extract_f0(audio_pad, method=settings.f0_method)
+        f0 = extract_f0(audio_pad, method=settings.f0_method, filter_radius=settings.filter_radius)
     f0 = np.asarray(f0, dtype=np.float64).reshape(-1)
     if f0.size < p_len:
         f0 = np.pad(f0, (0, p_len - f0.size))
@@ -217,14 +238,16 @@ def read_content_declaration(model_root: Path) -> Optional[dict[str, Any]]:
 
 
 def content_model_for(
-    model_root: Path, version: str, *, hubert: Optional[Path] = None, device: str = "cpu"
+    model_root: Path, version: str, *, hubert: Optional[Path] = None, device: str = "cpu",
+    flavour: str = "rvc",
 ) -> tuple[Optional[ContentModel], str]:
     """The content extractor to convert with, and a line saying which (or why none).
 
     A model folder that declares its extractor (``rvcqa_content.json``, written for models trained
     on rvcqa's stand-in features) gets that extractor, even when ``--hubert`` is given: the model
     was trained on it and would be judged on inputs it never saw otherwise. Any other model needs
-    ``--hubert``; without it the answer is ``(None, reason)``.
+    ``--hubert``; without it the answer is ``(None, reason)``. ``flavour="applio"`` reads the
+    HuBERT the way Applio does (:class:`LastLayerContent`).
     """
     from rvcqa.synth.synthesizer import phone_dim
 
@@ -236,6 +259,9 @@ def content_model_for(
         from rvcqa.features.hubert import load_hubert
 
         model = load_hubert(hubert, device=device, version=version)
+        if flavour == "applio":
+            applio = LastLayerContent(model, version)
+            return applio, applio.describe()
         return model, _describe(model)
     kind = str(declared.get("extractor", "")).lower()
     if kind != "standin":
@@ -254,6 +280,31 @@ def content_model_for(
     model = StandInContent(dim=d, seed=int(declared.get("seed", DEFAULT_SEED)))
     note = f"; --hubert {hubert} not used: the model was trained on the stand-in" if hubert is not None else ""
     return model, f"{_describe(model)} (declared in {CONTENT_DECLARATION}{note})"
+
+
+class LastLayerContent:
+    """Applio's embedder convention on a fairseq HuBERT: the last layer's output (the
+    ``last_hidden_state`` of Applio's transformers ``HubertModelWithFinalProj``), through
+    ``final_proj`` for v1. RVC reads layer 9 for v1 instead; for v2 both read layer 12."""
+
+    def __init__(self, model: Any, version: str) -> None:
+        self.model = model
+        self.version = version
+
+    def features(self, wav16k: np.ndarray) -> np.ndarray:
+        import torch
+
+        net = self.model.net
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(wav16k, dtype=np.float32)).to(self.model.device)[None]
+            out = net.extract_features(x, output_layer=None)
+            if self.version == "v1":
+                out = net.final_proj(out)
+        return np.asarray(out[0].float().cpu().numpy(), dtype=np.float32)
+
+    def describe(self) -> str:
+        tail = "last layer + final_proj (256-dim)" if self.version == "v1" else "last layer (768-dim)"
+        return f"{self.model.describe().split(';')[0]}; Applio {self.version}: {tail}"
 
 
 def _describe(model: Any) -> str:
@@ -332,9 +383,11 @@ class Converter:
         self.synth = synth
         self.content = content
         self.settings = settings
-        self.rmvpe = rmvpe
+        self.rmvpe = _padded_like(rmvpe, settings.flavour)
         self.retrieval = retrieval
-        self.sample_rate = int(synth.sample_rate)
+        self.model_rate = int(synth.sample_rate)
+        rs = int(settings.resample_sr)
+        self.sample_rate = rs if self.model_rate != rs >= SAMPLE_RATE else self.model_rate
         self.f0_model = bool(getattr(synth, "f0", True))
         if content is None:
             raise RvcqaError(f"conversion {NEEDS_HUBERT}")
@@ -345,7 +398,7 @@ class Converter:
 
     @property
     def t_pad_tgt(self) -> int:
-        return int(self.sample_rate * self.settings.x_pad)
+        return int(self.model_rate * self.settings.x_pad)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -389,7 +442,9 @@ class Converter:
         pieces.append(self._vc(tail, _sl(pitch, sl), _sl(pitchf, sl), generator)[t_pad_tgt:-t_pad_tgt])
         out = np.concatenate(pieces).astype(np.float32)
         if s.rms_mix_rate != 1:
-            out = rms_mix(audio, out, self.sample_rate, s.rms_mix_rate)
+            out = rms_mix(audio, out, self.model_rate, s.rms_mix_rate)
+        if self.sample_rate != self.model_rate:
+            out = resample_output(out, self.model_rate, self.sample_rate)
         seconds = time.perf_counter() - t0
         return Conversion(
             source=Path(source) if source is not None else None,
@@ -437,6 +492,27 @@ class Converter:
             source_noise=s.source_noise,
         )
         return audio.detach().float().cpu().numpy().reshape(-1)
+
+
+def _padded_like(rmvpe: Any, flavour: str) -> Any:
+    """Applio reflects RMVPE's frame padding where RVC zero-pads; a loaded model follows the flavour."""
+    if rmvpe is None or not hasattr(rmvpe, "pad_mode"):
+        return rmvpe
+    import dataclasses
+
+    return dataclasses.replace(rmvpe, pad_mode="reflect" if flavour == "applio" else "constant")
+
+
+def resample_output(out: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """RVC 5.5 ``resample_sr``: ``librosa.resample`` with librosa >= 0.10's default (soxr_hq).
+
+    RVC-WebUI 20240604 pins librosa 0.9.1, whose default was resampy's kaiser_best (not
+    reproduced sample for sample). Applio 3.x only relabels the file's rate, so its audio plays at
+    the wrong speed; that is not reproduced either.
+    """
+    import librosa
+
+    return np.asarray(librosa.resample(out, orig_sr=sr, target_sr=target_sr, res_type="soxr_hq"), dtype=np.float32)
 
 
 def _sl(arr: Optional[np.ndarray], sl: slice) -> Optional[np.ndarray]:

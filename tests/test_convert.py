@@ -55,7 +55,7 @@ def constant_f0(monkeypatch):
     """extract_f0 -> 200 Hz everywhere except the first 20 frames (unvoiced), RVC's frame count."""
     import rvcqa.features.f0 as f0mod
 
-    def fake(wav16k, method="pyin", f0_min=50.0, f0_max=1100.0, rmvpe=None):
+    def fake(wav16k, method="pyin", f0_min=50.0, f0_max=1100.0, rmvpe=None, filter_radius=3):
         n = np.asarray(wav16k).size // 160 + 1
         f0 = np.full(n, 200.0)
         f0[:20] = 0.0
