@@ -1,25 +1,37 @@
 """Voice conversion with RVC's pipeline semantics: audio -> features -> synthesizer -> audio.
 
-Follows RVC's ``infer/modules/vc/pipeline.py`` (RVC_FORMATS 5.1-5.5) step by step, with the fp32
-window settings RVC uses on CPU (and Applio everywhere):
+Follows RVC-WebUI's ``infer/modules/vc/pipeline.py`` (RVC_FORMATS 5.1-5.5) step by step, with the
+fp32 window settings RVC uses on CPU (and Applio everywhere). Which upstream each step follows
+(compared against that code's own output in tests/test_conformance_pipeline.py and test_convert.py):
 
 1. read the input, mono, 16 kHz (:func:`load_input`); divide by ``peak / 0.95`` when that exceeds 1;
-   zero-phase 48 Hz high-pass (Butterworth order 5, ``filtfilt``) (:func:`prepare_input`);
-2. audio longer than ``t_max`` (41 s) is cut at RVC's quiet points: every ``t_center`` (38 s), the
-   10 ms window with the least absolute sum within +-``t_query`` (6 s) (:func:`split_points`);
+   zero-phase 48 Hz high-pass (Butterworth order 5, ``filtfilt``) (:func:`prepare_input`):
+   RVC-WebUI 20240604 ``vc_single`` + ``Pipeline.pipeline``, identical in Applio 3.x;
+2. audio longer than ``t_max`` (41 s) is cut at quiet points: every ``t_center`` (38 s), the
+   10 ms window with the least absolute sum within +-``t_query`` (6 s) (:func:`split_points`):
+   RVC-WebUI 20240604; ``flavour="applio"``: Applio 3.x's signed-sum variant;
 3. reflect-pad by ``t_pad`` (1 s) each side; F0 once over the padded signal (RMVPE when an
-   ``rmvpe.pt`` is given, else librosa pYIN), truncated to ``len // 160`` frames, transposed,
-   mapped to coarse pitch;
-4. per chunk: content features (HuBERT or a declared stand-in), index retrieval (faiss, k=8,
-   weights (1/d)^2, ``index_rate``) when an index is available, nearest x2 upsampling, truncation
-   to ``p_len = min(chunk // 160, frames)``, ``protect`` on unvoiced frames, inference, and the
-   output trimmed by ``t_pad_tgt`` each side; chunks concatenated.
+   ``rmvpe.pt`` is given, else the settings' method), truncated to ``len // 160`` frames, times
+   ``2 ** (transpose / 12)``, mapped to coarse pitch (``Pipeline.get_f0``, RVC-WebUI 20240604 =
+   Applio 3.x); harvest median-filtered when ``filter_radius > 2`` (RVC-WebUI 20240604; Applio has
+   no harvest); RMVPE's frames zero-padded to 32 (RVC-WebUI 20240604 and main) or reflected
+   (``flavour="applio"``, Applio 3.x);
+4. per chunk: content features (HuBERT: layer 9 + ``final_proj`` for v1, layer 12 for v2, RVC-WebUI
+   20240604; :class:`LastLayerContent` for Applio 3.x's last layer (+ ``final_proj`` for v1); or a
+   declared stand-in), index retrieval (faiss, k=8, weights (1/d)^2, ``index_rate``) when an index
+   is available, nearest x2 upsampling, truncation to ``p_len = min(chunk // 160, frames)``,
+   ``protect`` on unvoiced frames, inference, and the output trimmed by ``t_pad_tgt`` each side;
+   chunks concatenated (``Pipeline.vc``, RVC-WebUI 20240604; Applio 3.x ``voice_conversion`` is
+   the same arithmetic);
+5. ``rms_mix_rate`` < 1: RVC-WebUI 20240604 ``change_rms`` (= Applio 3.x) (:func:`rms_mix`);
+   ``resample_sr``: RVC-WebUI 20240604's ``librosa.resample`` (:func:`resample_output`).
 
 Deliberate choices (documented in :class:`PipelineSettings`): ``rms_mix_rate`` defaults to 1
 (off) because the gate judges the model's own output, not a mix of its envelope with the input's;
 the prior noise is RVC's 0.66666 drawn from a seeded generator, so a conversion is reproducible;
 the output stays float and unscaled (RVC's writer would divide by ``peak / 0.99`` when the peak
-exceeds 0.99; we report the raw level instead of hiding it).
+exceeds 0.99 and write int16, Applio's divides the float the same way; we report the raw level
+instead of hiding it).
 """
 from __future__ import annotations
 

@@ -357,3 +357,43 @@ def test_stretch_linear_is_torch_linear_interpolation():
         v = rng.standard_normal(n)
         want = torch.nn.functional.interpolate(torch.from_numpy(v)[None, None], size=size, mode="linear")[0, 0]
         np.testing.assert_allclose(stretch_linear(v, size), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- retrieval with faiss itself
+
+
+def test_rvc_index_is_loaded_and_retrieval_matches_rvc_arithmetic(tmp_path):
+    """An index built as RVC's "Train index" builds it (IVF, nprobe 1): ``load_index`` prefers
+    the ``added_`` file, reconstructs ``big_npy``, and ``retrieve`` gives RVC's blend for it."""
+    faiss = pytest.importorskip("faiss", reason="the index extra (faiss-cpu) is not installed")
+    from rvcqa.convert import load_index, retrieve
+
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((400, 768)).astype(np.float32)
+    index = faiss.index_factory(768, "IVF10,Flat")
+    faiss.extract_index_ivf(index).nprobe = 1
+    index.train(vectors)
+    faiss.write_index(index, str(tmp_path / "trained_IVF10_Flat_nprobe_1_x_v2.index"))
+    index.add(vectors)
+    added = tmp_path / "added_IVF10_Flat_nprobe_1_x_v2.index"
+    faiss.write_index(index, str(added))
+    narrow = faiss.IndexFlatL2(256)
+    narrow.add(vectors[:, :256].copy())
+    faiss.write_index(narrow, str(tmp_path / "added_v1.index"))
+
+    files = sorted(tmp_path.iterdir())
+    retrieval, why = load_index(files, 768)
+    assert retrieval is not None and retrieval.path == added and why == f"index {added.name}"
+    np.testing.assert_array_equal(retrieval.vectors, vectors)  # IVF,Flat stores the vectors exactly
+    feats = (vectors[:6] + 0.3 * rng.standard_normal((6, 768))).astype(np.float32)
+    got = retrieve(feats, retrieval, index_rate=0.6)
+    score, ix = faiss.read_index(str(added)).search(feats, k=8)  # RVC's Pipeline.vc, verbatim arithmetic
+    weight = np.square(1 / score)
+    weight /= weight.sum(axis=1, keepdims=True)
+    want = np.sum(vectors[ix] * np.expand_dims(weight, axis=2), axis=1) * 0.6 + feats * 0.4
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+    none, why = load_index([tmp_path / "added_v1.index"], 768)
+    assert none is None and why == "added_v1.index: 256-dim vectors, the model takes 768: retrieval off"
+    empty, why = load_index([tmp_path / "trained_IVF10_Flat_nprobe_1_x_v2.index"], 768)
+    assert empty is None and "empty (a trained_ index without add())" in why
