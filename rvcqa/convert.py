@@ -289,9 +289,9 @@ def content_model_for(
         )
     from rvcqa.features.standin import DEFAULT_SEED, StandInContent
 
-    model = StandInContent(dim=d, seed=int(declared.get("seed", DEFAULT_SEED)))
+    standin = StandInContent(dim=d, seed=int(declared.get("seed", DEFAULT_SEED)))
     note = f"; --hubert {hubert} not used: the model was trained on the stand-in" if hubert is not None else ""
-    return model, f"{_describe(model)} (declared in {CONTENT_DECLARATION}{note})"
+    return standin, f"{_describe(standin)} (declared in {CONTENT_DECLARATION}{note})"
 
 
 class LastLayerContent:
@@ -341,7 +341,7 @@ def load_index(index_files: Sequence[Path], dim: int) -> tuple[Optional[Retrieva
     if not index_files:
         return None, "no .index file in the model folder: retrieval off"
     try:
-        import faiss  # type: ignore[import-not-found]
+        import faiss
     except ImportError:
         return None, "faiss is not installed (pip install faiss-cpu): retrieval off"
     ordered = sorted(index_files, key=lambda p: (not p.name.startswith("added_"), p.name))
@@ -374,7 +374,7 @@ def retrieve(feats: np.ndarray, retrieval: Retrieval, index_rate: float, k: int 
     weight = np.square(1.0 / np.maximum(score, 1e-12))
     weight /= weight.sum(axis=1, keepdims=True)
     found = np.sum(retrieval.vectors[np.asarray(ix)] * weight[:, :, None], axis=1)
-    return (found * index_rate + feats * (1.0 - index_rate)).astype(np.float32)
+    return np.asarray(found * index_rate + feats * (1.0 - index_rate), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- conversion
@@ -435,10 +435,10 @@ class Converter:
         t_pad, t_pad_tgt = self.t_pad, self.t_pad_tgt
         t_pad2 = 2 * t_pad
         audio_pad = np.pad(audio, (t_pad, t_pad), mode="reflect")
+        pitch: Optional[np.ndarray] = None
+        pitchf: Optional[np.ndarray] = None
         if self.f0_model:
             pitch, pitchf = f0_for(audio_pad, s, self.rmvpe)
-        else:
-            pitch = pitchf = None
         generator = torch.Generator(device="cpu").manual_seed(int(s.seed))
         pieces: list[np.ndarray] = []
         start = 0
@@ -503,7 +503,7 @@ class Converter:
             generator=generator,
             source_noise=s.source_noise,
         )
-        return audio.detach().float().cpu().numpy().reshape(-1)
+        return np.asarray(audio.detach().float().cpu().numpy(), dtype=np.float32).reshape(-1)
 
 
 def _padded_like(rmvpe: Any, flavour: str) -> Any:
@@ -547,7 +547,8 @@ def rms_mix(input16k: np.ndarray, output: np.ndarray, sr: int, rate: float) -> n
 
     rms_in = envelope(input16k, SAMPLE_RATE)
     rms_out = np.maximum(envelope(output, sr), 1e-6)
-    return (output * np.power(rms_in, 1 - rate) * np.power(rms_out, rate - 1)).astype(np.float32)
+    gain = np.power(rms_in, 1 - rate) * np.power(rms_out, rate - 1)
+    return np.asarray(output * gain, dtype=np.float32)
 
 
 def stretch_linear(values: np.ndarray, size: int) -> np.ndarray:
@@ -563,7 +564,7 @@ def stretch_linear(values: np.ndarray, size: int) -> np.ndarray:
     lo = np.minimum(np.floor(src).astype(np.int64), v.size - 1)
     hi = np.minimum(lo + 1, v.size - 1)
     frac = src - lo
-    return v[lo] * (1.0 - frac) + v[hi] * frac
+    return np.asarray(v[lo] * (1.0 - frac) + v[hi] * frac, dtype=np.float64)
 
 
 def convert_files(

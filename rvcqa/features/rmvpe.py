@@ -94,6 +94,7 @@ class Encoder(nn.Module):
         for layer in self.layers:
             x = layer(x)
             skips.append(x)
+            assert isinstance(layer, ResEncoderBlock) and layer.pool is not None
             x = layer.pool(x)
         return x, skips
 
