@@ -83,7 +83,11 @@ class PipelineSettings:
       methods ignore it, as in RVC.
     - ``resample_sr`` 0 (WebUI): off; a rate >= 16000 other than the model's resamples the output.
     - ``flavour`` ``"rvc"`` or ``"applio"``: Applio's split points (see :func:`split_points`) and
-      RMVPE frame padding; its embedder convention is :class:`LastLayerContent`.
+      RMVPE frame padding; its embedder convention is :class:`LastLayerContent`. Applio's other
+      defaults (``convert_audio``): RMVPE at threshold 0.03 (pass ``rmvpe``), windows
+      (1, 6, 38, 41) s (its config's row for all but GPUs of 4 GB or less, which get
+      (1, 5, 30, 32)), ``index_rate`` 0.75, ``volume_envelope`` (our ``rms_mix_rate``) 1 and
+      ``protect`` 0.5, i.e. off: :meth:`applio` gives those.
     """
 
     transpose: float = 0.0
@@ -110,6 +114,13 @@ class PipelineSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def applio(cls, **overrides: Any) -> "PipelineSettings":
+        """Applio 3.x's ``convert_audio`` defaults: its pipeline, ``protect`` 0.5 (off), RMS mix off."""
+        values: dict[str, Any] = {"flavour": "applio", "protect": 0.5, "rms_mix_rate": 1.0}
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclass

@@ -397,3 +397,31 @@ def test_rvc_index_is_loaded_and_retrieval_matches_rvc_arithmetic(tmp_path):
     assert none is None and why == "added_v1.index: 256-dim vectors, the model takes 768: retrieval off"
     empty, why = load_index([tmp_path / "trained_IVF10_Flat_nprobe_1_x_v2.index"], 768)
     assert empty is None and "empty (a trained_ index without add())" in why
+
+
+def test_pipeline_flavours():
+    from rvcqa.convert import PipelineSettings
+
+    a = PipelineSettings.applio(transpose=3)
+    assert (a.flavour, a.protect, a.rms_mix_rate, a.index_rate, a.transpose) == ("applio", 0.5, 1.0, 0.75, 3)
+    assert (a.x_pad, a.x_query, a.x_center, a.x_max) == (1.0, 6.0, 38.0, 41.0)
+    assert PipelineSettings().flavour == "rvc" and PipelineSettings().filter_radius == 3
+    with pytest.raises(RvcqaError, match="flavour must be one of rvc, applio"):
+        PipelineSettings(flavour="mangio")
+
+
+def test_applio_split_points_use_the_signed_sum():
+    """Applio sums signed samples per 10 ms window: a loud window that averages to zero is as
+    'quiet' as silence to it, while RVC's absolute sum finds the real pause."""
+    from rvcqa.convert import PipelineSettings, split_points
+
+    rng = np.random.default_rng(8)
+    audio = rng.uniform(0.2, 1.0, 16000 * 3) * 0.5  # one-signed: both see the same level
+    audio[16000 * 2 - 8000 : 16000 * 2 - 7000] = 0.01  # a soft stretch
+    square = np.tile(np.r_[np.full(80, 0.9), np.full(80, -0.9)], 10)  # loud, mean zero
+    audio[16000 * 2 + 3000 : 16000 * 2 + 3000 + square.size] = square
+    s = dict(x_center=2.0, x_query=0.6, x_max=2.5)
+    rvc = split_points(audio, PipelineSettings(**s))
+    applio = split_points(audio, PipelineSettings(flavour="applio", **s))
+    assert 16000 * 2 - 8000 <= rvc[0] < 16000 * 2 - 7000
+    assert 16000 * 2 + 3000 - 160 <= applio[0] < 16000 * 2 + 3000 + square.size
