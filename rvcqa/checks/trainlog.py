@@ -104,8 +104,7 @@ class _Loaded:
 
 def _load(ctx: ModelContext) -> _Loaded:
     def compute() -> _Loaded:
-        path = ctx.md.train_log
-        if path is None:
+        if ctx.md.train_log is None and ctx.history().tensorboard is None:
             return _Loaded(None, f"no train.log in {ctx.md.root}: RVC >= 2.2.231006 prints the losses to the "
                                  "console instead; capture it and pass --train-log PATH")
         try:
@@ -320,7 +319,7 @@ def check_log(ctx: ModelContext, log: TrainLog) -> Finding:
         parts.append("hyperparameters")
     if log.warnings:
         parts.append(f"{len(log.warnings)} lines not understood")
-    name = ctx.md.train_log.name if ctx.md.train_log else "log"
+    name = ctx.md.train_log.name if ctx.md.train_log else "TensorBoard"
     if log.format == "unknown":
         return warning(cid, f"{name}: nothing recognised in {log.n_lines} lines (first: {log.warnings[0] if log.warnings else ''})",
                        cause="not an RVC/Applio training log, or a format rvcqa does not know")
@@ -711,6 +710,8 @@ def check_completed(ctx: ModelContext, log: TrainLog) -> Finding:
                       measured=last, expected=total)
     if last is None:
         return skipped(cid, "the log shows no epochs")
+    if log.format == "tensorboard":
+        return skipped(cid, f"TensorBoard goes to epoch {last}; it does not record whether training finished")
     if isinstance(total, int) and last < total:
         return warning(cid, f"the log ends at epoch {last} of total_epoch {total} without 'Training is done'",
                        measured=last, expected=total,
