@@ -104,7 +104,7 @@ def training_history(md: ModelDir, train_log_path: Path | None = None,
     if primary is None:
         return hist
     merged = _merge(primary, text)
-    if len(runs) > 1 and release is not None:
+    if release is not None and (len(runs) > 1 or any(e.has_nan for e in primary.entries)):
         hist.release = release()
         chosen = release_run(runs, hist.release)
         hist.judged_run = chosen
@@ -221,9 +221,18 @@ def release_run(runs: list[Run], release: Release) -> Run | None:
                 return run
     if epoch is not None:
         for run in reversed(runs):
-            if run.first_epoch is not None and run.first_epoch <= epoch <= (run.last_epoch or 0) + 1:
+            if run.first_epoch is not None and run.first_epoch <= epoch <= (run.last_epoch or 0) + _epoch_tolerance(run):
                 return run
     return runs[-1] if runs else None
+
+
+def _epoch_tolerance(run: Run) -> int:
+    """The logging interval in epochs (at least one): the epochs a run goes on after its last loss line."""
+    lo_s, hi_s, lo_e, hi_e = run.first_step, run.last_step, run.first_epoch, run.last_epoch
+    if None in (lo_s, hi_s, lo_e, hi_e) or hi_e == lo_e:  # type: ignore[comparison-overlap]
+        return 1
+    spe = (hi_s - lo_s) / (hi_e - lo_e)  # type: ignore[operator]
+    return max(1, math.ceil(_tolerance(run) / spe)) if spe > 0 else 1
 
 
 def _tolerance(run: Run) -> int:
@@ -246,7 +255,7 @@ def checkpoint_run(runs: list[Run], name: str, step: int | None, epoch: int | No
     if epoch is not None:
         for run in reversed(runs):
             lo_e, hi_e = run.first_epoch, run.last_epoch
-            if lo_e is not None and hi_e is not None and lo_e <= epoch <= hi_e + 1:
+            if lo_e is not None and hi_e is not None and lo_e <= epoch <= hi_e + _epoch_tolerance(run):
                 return run
     return None
 
