@@ -13,7 +13,7 @@ import pytest
 
 from rvcqa.context import ModelContext, Options
 from rvcqa.errors import RvcqaError
-from rvcqa.modeldir import ModelDir, discover, resolve_model_dir_arg
+from rvcqa.modeldir import AssetDefault, ModelDir, default_assets, discover, resolve_model_dir_arg, root_kind
 from rvcqa.options import device_type, segments_type, threshold_type, transpose_type
 
 MARKERS = {
@@ -131,14 +131,13 @@ def _build_session(config: pytest.Config) -> RvcqaSession:
     model_file = config.getoption("rvcqa_model_file")
     if model_file and len(args) > 1:
         raise RvcqaError("--model-file applies to one model; pass it with a single --model-dir")
-    rvc_root = cwd if (cwd / "logs").is_dir() or (cwd / "assets").is_dir() else None
+    kind = root_kind(cwd)
+    rvc_root = cwd if kind is not None else None
     results_opt = config.getoption("rvcqa_results") or config.getini("rvcqa_results") or "rvcqa-results"
     results_root = (cwd / results_opt).resolve()
     thresholds = build_profile(
         directory=cwd, ini_lines=config.getini("rvcqa_thresholds"), cli=config.getoption("rvcqa_thresholds")
     )
-    hubert = _default_asset(config.getoption("rvcqa_hubert"), rvc_root, "assets/hubert/hubert_base.pt", "--hubert", header)
-    rmvpe = _default_asset(config.getoption("rvcqa_rmvpe"), rvc_root, "assets/rmvpe/rmvpe.pt", "--rmvpe", header)
     models: list[ModelContext] = []
     seen: set[str] = set()
     for arg in args:
@@ -146,12 +145,17 @@ def _build_session(config: pytest.Config) -> RvcqaSession:
         if note:
             header.append(note)
         md = discover(path, model_file=model_file, train_log=config.getoption("rvcqa_train_log"), rvc_root=rvc_root)
+        assets = default_assets(cwd, kind, md)
+        hubert = _default_asset(config.getoption("rvcqa_hubert"), assets, "hubert", "--hubert", header)
+        rmvpe = _default_asset(config.getoption("rvcqa_rmvpe"), assets, "rmvpe", "--rmvpe", header)
+        pretrained = _path_or_none(config.getoption("rvcqa_pretrained"), cwd) or _default_asset(
+            None, assets, "pretrained_g", "--pretrained", header)
         name = md.name if md.name not in seen else f"{md.name}-{len(seen)}"
         seen.add(name)
         _check_results_outside(results_root, md)
         options = Options(
             reference_model=_path_or_none(config.getoption("rvcqa_reference_model"), cwd),
-            pretrained=_path_or_none(config.getoption("rvcqa_pretrained"), cwd),
+            pretrained=pretrained,
             hubert=hubert,
             rmvpe=rmvpe,
             reference_audio=[_path_or_none(p, cwd) for p in config.getoption("rvcqa_reference_audio")],  # type: ignore[misc]
@@ -172,13 +176,17 @@ def _describe_model(name: str, md: ModelDir) -> str:
     return f"model {name}: {md.root} [{md.layout} layout]; inference file: {inference}"
 
 
-def _default_asset(given: str | None, rvc_root: Path | None, rel: str, flag: str, header: list[str]) -> Path | None:
+def _default_asset(given: str | None, assets: dict[str, AssetDefault], role: str, flag: str,
+                   header: list[str]) -> Path | None:
     if given:
         return Path(given).expanduser()
-    if rvc_root is not None and (rvc_root / rel).is_file():
-        header.append(f"{flag} defaulted to {rel}")
-        return rvc_root / rel
-    return None
+    found = assets.get(role)
+    if found is None:
+        return None
+    line = f"{flag} defaulted to {found.source}"
+    if line not in header:
+        header.append(line)
+    return found.path
 
 
 def _path_or_none(value: str | None, cwd: Path) -> Path | None:
