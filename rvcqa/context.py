@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from rvcqa.errors import ModelDirError, RvcqaError
 from rvcqa.modeldir import ModelDir
+
+if TYPE_CHECKING:
+    from rvcqa.history import History
 
 T = TypeVar("T")
 
@@ -114,7 +117,7 @@ class ModelContext:
         value = data.get("sampling_rate", data.get("sample_rate"))
         return int(value) if isinstance(value, (int, float)) else None
 
-    def history(self):
+    def history(self) -> "History":
         """Every training-history source (train.log or --train-log, TensorBoard), read once
         (``rvcqa.history.History``)."""
         from rvcqa.history import training_history

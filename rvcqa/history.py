@@ -229,9 +229,9 @@ def release_run(runs: list[Run], release: Release) -> Run | None:
 def _epoch_tolerance(run: Run) -> int:
     """The logging interval in epochs (at least one): the epochs a run goes on after its last loss line."""
     lo_s, hi_s, lo_e, hi_e = run.first_step, run.last_step, run.first_epoch, run.last_epoch
-    if None in (lo_s, hi_s, lo_e, hi_e) or hi_e == lo_e:  # type: ignore[comparison-overlap]
+    if lo_s is None or hi_s is None or lo_e is None or hi_e is None or hi_e == lo_e:
         return 1
-    spe = (hi_s - lo_s) / (hi_e - lo_e)  # type: ignore[operator]
+    spe = (hi_s - lo_s) / (hi_e - lo_e)
     return max(1, math.ceil(_tolerance(run) / spe)) if spe > 0 else 1
 
 

@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def _history(ctx: ModelContext) -> History:
-    return ctx.history()  # type: ignore[no-any-return]
+    return ctx.history()
 
 
 def _where(e: LossEntry) -> str:

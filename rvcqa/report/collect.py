@@ -19,6 +19,9 @@ from typing import Any, Iterable, Mapping
 from rvcqa.findings import Finding, Status, _jsonable
 
 #: report order of the check modules (``rvcqa.profile.CHECK_MODULES``) plus the hypotheses
+#: what Applio's extract_model writes beside the weights, shown in the report's configuration
+APPLIO_METADATA = ("vocoder", "embedder_model", "epoch", "step", "dataset_length", "model_hash", "author",
+                   "creation_date", "speakers_id")
 MODULE_ORDER = ("structure", "provenance", "dataset", "trainlog", "perceptual", "hypotheses")
 #: check-id prefix -> human title
 PREFIX_TITLES = {
@@ -265,6 +268,9 @@ def _model_facts(ctx: Any) -> dict[str, Any] | None:
         "config_length": len(model.config),
         "size_mb": round(size / 1e6, 1) if size is not None else None,
     }
+    applio = {k: model.extra[k] for k in APPLIO_METADATA if isinstance(model.extra.get(k), (str, int, float))}
+    if applio:
+        out["applio"] = applio
     latest = getattr(ctx.md, "latest_g", None)
     if latest is not None:
         out["latest_g"] = latest.path.name
@@ -314,6 +320,7 @@ def _log_facts(ctx: Any) -> dict[str, Any] | None:
         "lr_last": lrs[-1] if lrs else None,
         "series": series,
         "applio_epochs": len(log.applio_epochs),
+        "source": ctx.history().source,
     }
 
 
