@@ -97,3 +97,66 @@ def test_text_and_tensorboard_merge(tmp_path: Path) -> None:
     assert hist.judged.hparams is not None and hist.judged.finished
     assert all(e.loss_mel == pytest.approx(90.0, abs=1e-3) for e in hist.judged.entries)
     assert all(e.epoch is not None for e in hist.judged.entries)
+
+
+def _ctx(root: Path):  # type: ignore[no-untyped-def]
+    from rvcqa.context import ModelContext
+
+    return ModelContext(discover(root))
+
+
+def _statuses(root: Path) -> dict[str, str]:
+    from rvcqa.checks import history
+
+    return {cid: f.status.value for cid, f in _ctx(root).findings(history).items()}
+
+
+def test_agreeing_sources_pass_every_history_check(tmp_path: Path) -> None:
+    curve = lambda s: (3.5, 3.0, 8.0, 30.0 - s / 20, 1.5)  # noqa: E731
+    write_rvc_sessions(tmp_path / "train.log", [(curve, 1, 20, True)], name="x", spe=10, sr=48000, version="v2",
+                       f0=True, total_epoch=20, save_every=10, rvc_root="/app")
+    write_rvc_events(tmp_path, curve, epochs=20, spe=10)
+    (tmp_path / "config.json").write_text("{}")
+    from rvcqa.checks import history
+
+    found = _ctx(tmp_path).findings(history)
+    assert found["training.sources"].status.value == "passed", found["training.sources"].message
+    assert "agree at 20 shared steps" in found["training.sources"].message
+    assert {cid: f.status.value for cid, f in found.items() if cid != "training.checkpoint_runs"} == {
+        "training.sources": "passed", "training.nan_onset": "passed", "training.display_cap": "passed",
+        "training.runs": "passed"}
+    assert found["training.checkpoint_runs"].status.value == "skipped"  # no G_ files here
+
+
+def test_tensorboard_gives_the_real_loss_behind_the_display_cap(tmp_path: Path) -> None:
+    from rvcqa.checks import history, trainlog
+
+    curve = lambda s: (3.5, 3.0, 8.0, 110.0, 1.5)  # noqa: E731
+    write_rvc_sessions(tmp_path / "train.log", [(curve, 1, 20, True)], name="x", spe=10, sr=48000, version="v2",
+                       f0=True, total_epoch=20, save_every=10, rvc_root="/app")
+    (tmp_path / "config.json").write_text("{}")
+    capped = _ctx(tmp_path).findings(history)["training.display_cap"]
+    assert capped.status.value == "failed" and "real loss_mel is unknown" in capped.message
+    write_rvc_events(tmp_path, curve, epochs=20, spe=10)
+    ctx = _ctx(tmp_path)
+    cap = ctx.findings(history)["training.display_cap"]
+    assert cap.status.value == "passed" and "taken from TensorBoard" in cap.message
+    final = ctx.findings(trainlog)["training.mel_final"]
+    assert final.status.value == "failed" and "110.0" in final.message
+
+
+def test_healthy_applio_tensorboard_folder_passes_the_history_checks() -> None:
+    from fixtures import catalog
+
+    assert _statuses(catalog.build_fixture("applio_tensorboard")) == {
+        "training.sources": "skipped", "training.nan_onset": "passed", "training.display_cap": "passed",
+        "training.runs": "passed", "training.checkpoint_runs": "passed"}
+
+
+def test_no_history_skips_with_one_reason(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    from rvcqa.checks import history
+
+    found = _ctx(tmp_path).findings(history)
+    assert {f.status.value for f in found.values()} == {"skipped"}
+    assert all("no train.log and no TensorBoard event files" in f.message for f in found.values())
