@@ -22,7 +22,7 @@ from rvcqa.findings import Finding, Status, _jsonable
 #: what Applio's extract_model writes beside the weights, shown in the report's configuration
 APPLIO_METADATA = ("vocoder", "embedder_model", "epoch", "step", "dataset_length", "model_hash", "author",
                    "creation_date", "speakers_id")
-MODULE_ORDER = ("structure", "provenance", "dataset", "trainlog", "perceptual", "hypotheses")
+MODULE_ORDER = ("structure", "provenance", "dataset", "trainlog", "history", "perceptual", "hypotheses")
 #: check-id prefix -> human title
 PREFIX_TITLES = {
     "structure": "Structure",
@@ -204,7 +204,7 @@ def collect(ctx: Any, *, run_missing: bool = False, facts: bool = True,
     for short, mod in modules:
         found = cached_findings(ctx, mod)
         if found is None and run_missing and (wanted is None or short in wanted or
-                                              (short == "hypotheses" and "trainlog" in wanted)):
+                                              (short in ("hypotheses", "history") and "trainlog" in wanted)):
             try:
                 found = ctx.findings(mod)
             except RvcqaError as error:

@@ -18,7 +18,7 @@ from typing import Any
 from rvcqa.baseline import baseline_path_type, parse_compare_fail, save_path_type
 from rvcqa.options import device_type, segments_type, threshold_type, transpose_type
 
-MODULES = ("structure", "provenance", "dataset", "trainlog", "perceptual")
+MODULES = ("structure", "provenance", "dataset", "trainlog", "history", "perceptual")
 
 
 def checks_type(text: str) -> list[str]:
