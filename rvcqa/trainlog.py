@@ -114,7 +114,11 @@ class PretrainedLoad(NamedTuple):
 
     @property
     def matched(self) -> bool:
-        return self.result is not None and "All keys matched successfully" in self.result
+        return self.result is not None and ("All keys matched successfully" in self.result or self.result == APPLIO_LOADED)
+
+
+#: Applio prints ``Loaded pretrained (G) 'PATH'`` and exits on a mismatch, so the line itself is the match
+APPLIO_LOADED = "loaded by Applio (it exits when the keys do not match)"
 
 
 class Save(NamedTuple):
@@ -387,9 +391,10 @@ def parse_train_log_text(text: str) -> TrainLog:
             elif m2 := _EPOCH_END.search(message):
                 log.epochs_ended.append(EpochEnd(int(m2.group(1)), (m2.group(2) or "").strip() or None))
             elif m2 := _PRETRAIN_LOADED.search(message):
-                log.pretrained_loaded.append(PretrainedLoad(m2.group(1), None))
+                applio_form = re.search(r"pretrained\s+\([GD]\)", message, re.IGNORECASE) is not None
+                log.pretrained_loaded.append(PretrainedLoad(m2.group(1), APPLIO_LOADED if applio_form else None))
                 log.markers.append((line_no, "pretrained", m2.group(1)))
-                awaiting_load_result = len(log.pretrained_loaded) - 1
+                awaiting_load_result = None if applio_form else len(log.pretrained_loaded) - 1
             elif _PRETRAIN_MISSING.search(message):
                 log.pretrained_missing.append(message)
             elif m2 := _SAVING.search(message):

@@ -160,3 +160,34 @@ def test_no_history_skips_with_one_reason(tmp_path: Path) -> None:
     found = _ctx(tmp_path).findings(history)
     assert {f.status.value for f in found.values()} == {"skipped"}
     assert all("no train.log and no TensorBoard event files" in f.message for f in found.values())
+
+
+def _applio_console(name: str, epochs: range, spe: int) -> str:
+    lines = ["Starting training...", "Loaded pretrained (G) 'rvc/models/pretraineds/hifi-gan/f0G48k.pth'",
+             "Loaded pretrained (D) 'rvc/models/pretraineds/hifi-gan/f0D48k.pth'"]
+    for e in epochs:
+        lines.append(f"{name} | epoch={e} | step={e * spe} | time=10:00:00 | training_speed=0:00:11"
+                     + (f" | lowest_value=30.1 (epoch 1 and step {spe})" if e > 1 else ""))
+    return "\n".join(lines) + "\n"
+
+
+def test_applio_console_sessions_and_agreement_with_tensorboard(tmp_path: Path) -> None:
+    from rvcqa.checks import history, trainlog
+
+    root = tmp_path / "amy"
+    root.mkdir()
+    (root / "model_info.json").write_text("{}")
+    write_applio_events(root / "eval", _flat(22.0), epochs=12, spe=5)  # type: ignore[arg-type]
+    (tmp_path / "console.txt").write_text(_applio_console("amy", range(1, 13), 5))
+    md = discover(root, train_log=tmp_path / "console.txt")
+    from rvcqa.context import ModelContext
+
+    ctx = ModelContext(md)
+    found = ctx.findings(history)
+    assert found["training.sources"].status.value == "passed", found["training.sources"].message
+    assert ctx.findings(trainlog)["training.pretrained"].status.value == "passed"
+    (tmp_path / "console.txt").write_text(_applio_console("amy", range(1, 9), 5) + _applio_console("amy", range(1, 5), 5))
+    hist = training_history(discover(root, train_log=tmp_path / "console.txt"))
+    assert [(r.first_epoch, r.last_epoch) for r in hist.runs] == [(1, 8), (1, 4)]
+    disagree = ModelContext(discover(root, train_log=tmp_path / "console.txt")).findings(history)["training.sources"]
+    assert disagree.status.value == "failed" and "Applio's console ends at epoch 4, step 20" in disagree.message

@@ -20,7 +20,7 @@ from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 from rvcqa.history import History, Run, checkpoint_run, finite_values, first_nonfinite
 from rvcqa.modeldir import CheckpointFile
-from rvcqa.trainlog import KL_CAP, MEL_CAP, LossEntry
+from rvcqa.trainlog import KL_CAP, MEL_CAP, LossEntry, TrainLog
 
 CHECK_IDS: tuple[str, ...] = (
     "training.sources",
@@ -68,6 +68,8 @@ def check_sources(ctx: ModelContext, hist: History) -> Finding:
     b_mel = dict(finite_values(tb.entries, "loss_mel"))
     shared = sorted(set(t_mel) & set(b_mel))
     t_last, b_last = text.last_step, tb.last_step
+    if not shared and not t_mel and text.applio_epochs and b_mel:
+        return _compare_applio_console(cid, text.applio_epochs[-1].step, text.applio_epochs[-1].epoch, tb)
     if not shared:
         if not t_mel or not b_mel:
             return skipped(cid, "train.log or TensorBoard has no loss_mel values to compare")
@@ -94,6 +96,16 @@ def check_sources(ctx: ModelContext, hist: History) -> Finding:
                        cause="one of them was cut off (a crash before the file was flushed) or is from another run")
     return passed(cid, f"train.log and TensorBoard agree at {len(shared)} shared steps (median loss_mel "
                        f"difference {100 * med:.2f}%)", measured=med, details=details)
+
+
+def _compare_applio_console(cid: str, step: int, epoch: int, tb: TrainLog) -> Finding:
+    """Applio's console prints no losses: its last epoch/step must be TensorBoard's last point."""
+    last = tb.entries[-1]
+    if last.step == step:
+        return passed(cid, f"Applio's console and TensorBoard both end at epoch {epoch}, step {step}", measured=step)
+    return failed(cid, f"train.log and TensorBoard disagree: Applio's console ends at epoch {epoch}, step {step}, "
+                       f"TensorBoard at step {last.step}", measured=[step, last.step],
+                  cause="the console capture and the event files are from different runs of this experiment name")
 
 
 def _interval(entries: list[LossEntry]) -> int:
