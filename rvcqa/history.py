@@ -109,7 +109,7 @@ def training_history(md: ModelDir, train_log_path: Path | None = None,
         chosen = release_run(runs, hist.release)
         hist.judged_run = chosen
         if chosen is not None and chosen.entries:
-            merged = replace(merged, entries=list(chosen.entries), run_starts=[0])
+            merged = replace(merged, entries=resumed_chain(runs, chosen), run_starts=[0])
     hist.judged = merged
     return hist
 
@@ -233,6 +233,24 @@ def _epoch_tolerance(run: Run) -> int:
         return 1
     spe = (hi_s - lo_s) / (hi_e - lo_e)
     return max(1, math.ceil(_tolerance(run) / spe)) if spe > 0 else 1
+
+
+def resumed_chain(runs: list[Run], chosen: Run) -> list[LossEntry]:
+    """The losses that trained ``chosen``: it and the sessions it resumed, back to the last fresh start.
+
+    Steps an earlier session logged past the point the next one resumed from were trained again
+    from the checkpoint, so they are dropped.
+    """
+    chain = [chosen]
+    i = runs.index(chosen)
+    while chain[0].start == "resumed" and i > 0:
+        i -= 1
+        chain.insert(0, runs[i])
+    out: list[LossEntry] = []
+    for run, nxt in zip(chain, [*chain[1:], None]):
+        cut = nxt.first_step if nxt is not None else None
+        out.extend(e for e in run.entries if cut is None or e.step is None or e.step < cut)
+    return out
 
 
 def _tolerance(run: Run) -> int:

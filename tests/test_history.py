@@ -191,3 +191,22 @@ def test_applio_console_sessions_and_agreement_with_tensorboard(tmp_path: Path) 
     assert [(r.first_epoch, r.last_epoch) for r in hist.runs] == [(1, 8), (1, 4)]
     disagree = ModelContext(discover(root, train_log=tmp_path / "console.txt")).findings(history)["training.sources"]
     assert disagree.status.value == "failed" and "Applio's console ends at epoch 4, step 20" in disagree.message
+
+
+def test_a_resumed_session_is_judged_with_the_sessions_it_continues(tmp_path: Path) -> None:
+    curve = lambda s: (3.5, 3.0, 8.0, 40.0 - s / 20, 1.5)  # noqa: E731
+    write_rvc_sessions(tmp_path / "train.log", [(curve, 1, 20, False)], name="x", spe=10, sr=48000, version="v2",
+                       f0=True, total_epoch=40, save_every=10, rvc_root="/app")
+    first = (tmp_path / "train.log").read_text()
+    write_rvc_sessions(tmp_path / "train.log", [(curve, 19, 40, True)], name="x", spe=10, sr=48000, version="v2",
+                       f0=True, total_epoch=40, save_every=10, rvc_root="/app")
+    second = (tmp_path / "train.log").read_text().replace(
+        "\tloaded pretrained /app/assets/pretrained_v2/f0G48k.pth", "\tloaded D").replace(
+        "\tloaded pretrained /app/assets/pretrained_v2/f0D48k.pth", "\tLoaded checkpoint './logs/x/G_180.pth' (epoch 18)")
+    (tmp_path / "train.log").write_text(first + second)
+    (tmp_path / "config.json").write_text("{}")
+    hist = training_history(discover(tmp_path), release=lambda: (40, None))
+    assert [r.start for r in hist.runs] == ["pretrained", "resumed"]
+    assert hist.judged_run is hist.runs[1] and hist.judged is not None
+    steps = [e.step for e in hist.judged.entries]
+    assert steps[0] == 0 and steps == sorted(steps) and steps[-1] >= 390
