@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rvcqa.checkpoint import InferenceModel, TrainingCheckpoint
     from rvcqa.findings import Finding, Status
     from rvcqa.synth.synthesizer import Synthesizer
+    from rvcqa.history import History
     from rvcqa.trainlog import TrainLog
 
 T = TypeVar("T")
@@ -137,14 +138,33 @@ class ModelContext:
         value = data.get("sampling_rate", data.get("sample_rate"))
         return int(value) if isinstance(value, (int, float)) else None
 
-    def train_log(self) -> TrainLog | None:
-        """The parsed training log (``rvcqa.trainlog.TrainLog``) or None when absent."""
-        from rvcqa.trainlog import parse_train_log
+    def history(self) -> "History":
+        """Every training-history source (train.log or --train-log, TensorBoard), read once
+        (``rvcqa.history.History``)."""
+        from rvcqa.history import training_history
 
-        path = self.md.train_log
-        if path is None:
-            return None
-        return self.cached("train_log", lambda: parse_train_log(path))
+        return self.cached("history", lambda: training_history(self.md, release=self._release))
+
+    def _release(self) -> tuple[int | None, int | None]:
+        """(epoch, step) of the released model: from its file name, else from its metadata."""
+        for m in self.md.epoch_models:
+            if m.path == self.md.inference_file:
+                return m.epoch, m.step
+        try:
+            model = self.inference_model()
+        except RvcqaError:
+            return None, None
+        step = model.extra.get("step")
+        return model.epoch, step if isinstance(step, int) else None
+
+    def train_log(self) -> TrainLog | None:
+        """The training history to judge (``rvcqa.trainlog.TrainLog``), or None when there is none."""
+        from rvcqa.errors import TrainLogError
+
+        hist = self.history()
+        if hist.judged is None and hist.text_error:
+            raise TrainLogError(hist.text_error)
+        return hist.judged
 
     def synthesizer(self, device: str | None = None) -> Synthesizer:
         """The strictly loaded synthesizer for the released model, weight norm folded (per device)."""

@@ -202,7 +202,7 @@ def test_collect_uses_the_findings_the_tests_assert_on(early_report):
     assert rep.findings["provenance.latest_checkpoint"] is ctx.findings(provenance)["provenance.latest_checkpoint"]
     assert rep.verdict == "FAIL"
     assert [f.check for f in rep.failed()] == ["provenance.latest_checkpoint"]
-    assert rep.modules_run == ["structure", "provenance", "dataset", "trainlog", "hypotheses"]
+    assert rep.modules_run == ["structure", "provenance", "dataset", "trainlog", "hypotheses", "history"]
     assert "perceptual" in rep.modules_missing
     w = rep.facts["weights"]
     assert w["inference_layers"] == 457 and w["training_layers"] == 457 + w["training_enc_q_layers"]

@@ -23,8 +23,8 @@ from rvcqa.session import ContextRequest, build_contexts
 SUITES = ("structure", "provenance", "dataset", "training", "perceptual")
 #: other accepted spellings (the training suite's module is rvcqa.checks.trainlog)
 SUITE_ALIASES = {"trainlog": "training", "hypotheses": "training"}
-#: suite name -> the check module's short name
-SUITE_MODULES = {"training": "trainlog"}
+#: suite name -> the short names of its check modules (where they differ from the suite name)
+SUITE_MODULES = {"training": ["trainlog", "history"]}
 
 
 def checks_type(text: str) -> list[str]:
@@ -40,7 +40,7 @@ def checks_type(text: str) -> list[str]:
 
 def module_names(suites: list[str]) -> list[str]:
     """The check modules' short names for ``suites`` (what :func:`~rvcqa.report.collect.collect` takes)."""
-    return [SUITE_MODULES.get(n, n) for n in suites]
+    return [module for n in suites for module in SUITE_MODULES.get(n, [n])]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
