@@ -16,7 +16,7 @@ from rvcqa.errors import RvcqaError
 from rvcqa.options import parse_scalar
 
 #: check modules, in the order the suite runs them
-CHECK_MODULES = ("structure", "provenance", "dataset", "trainlog", "perceptual", "sweep")
+CHECK_MODULES = ("structure", "provenance", "dataset", "signal", "f0files", "index", "trainlog", "perceptual", "output", "sweep")
 
 
 def check_modules() -> list[Any]:
