@@ -34,9 +34,10 @@ DEFAULTS: dict[str, Any] = {
     # speech spreads its F0 over > 1000 cents (10th-90th percentile), a beep 0.
     "perceptual.output_tonal.max_share": 0.9,
     "perceptual.output_tonal.max_spread_cents": 100.0,
-    # Output RMS (dBFS) below which a resynthesised segment is silent; training slices sit at
-    # -17 to -20 dBFS and the healthy resynthesis at -22 to -24.
-    "perceptual.output_silence.min_rms_dbfs": -50.0,
+    # Output RMS (dBFS, offset removed) below which a resynthesised segment is silent: training
+    # slices sit at -17 to -20 dBFS and the healthy resynthesis at -22 to -24; the untrained
+    # fixtures' drift reads -49 and -50. -45 is perceptual.convert_level's near-silent bound too.
+    "perceptual.output_silence.min_rms_dbfs": -45.0,
     # Share of output samples at |x| >= 0.999.
     "perceptual.output_clipping.max_share": 0.001,
     # |mean| of the output; the healthy resynthesis reads 0.001.
