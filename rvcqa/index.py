@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def read_index(path: Path, *, sample: int = 256, seed: int = 0) -> IndexInfo:
         info.name_nlist, info.name_nprobe = int(m.group(1)), int(m.group(2))
     try:
         index = faiss.read_index(str(path))
-    except Exception as exc:  # faiss raises RuntimeError carrying C++ text
+    except RuntimeError as exc:  # faiss raises RuntimeError carrying C++ text
         text = " ".join(str(exc).split())
         info.error = (text.rsplit("Error: ", 1)[-1] if text else type(exc).__name__)[:160]
         return info
@@ -100,7 +101,7 @@ def _reconstructable(index: Any, ivf: Any, ids: np.ndarray) -> Iterable[int]:
     if ivf is not None:
         try:
             ivf.make_direct_map()
-        except Exception:  # an index whose lists cannot be mapped: no sample, facts still hold
+        except RuntimeError:  # an index whose lists cannot be mapped: no sample, facts still hold
             return []
     return [int(i) for i in ids]
 

@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from rvcqa.checks.dataset import ArrayStats, Scan, _natural, coarse_pitch, f0_stats, model_facts, scan
+from rvcqa.checks.dataset import (
+    ArrayStats,
+    Scan,
+    _natural,
+    coarse_pitch,
+    f0_stats,
+    model_facts,
+    scan,
+)
 from rvcqa.context import ModelContext
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 

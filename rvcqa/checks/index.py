@@ -14,7 +14,14 @@ from typing import Any
 from rvcqa.checks.dataset import feature_stats, model_facts, scan
 from rvcqa.context import ModelContext
 from rvcqa.findings import Finding, failed, passed, skipped, warning
-from rvcqa.index import IndexInfo, IndexUnavailable, find_rows, read_index, rvc_nlist, rvc_training_rows
+from rvcqa.index import (
+    IndexInfo,
+    IndexUnavailable,
+    find_rows,
+    read_index,
+    rvc_nlist,
+    rvc_training_rows,
+)
 
 CHECK_IDS: tuple[str, ...] = (
     "dataset.index_readable",

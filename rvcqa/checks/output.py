@@ -10,7 +10,8 @@ without a reference; it skips with the install hint when the packages are absent
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def _thr(ctx: ModelContext, key: str) -> float:
 
 def _synth(ctx: ModelContext) -> Any:
     """The loaded synthesizer (its type lives in rvcqa.synth, imported only when it runs)."""
-    load: Any = getattr(ctx, "synthesizer")
+    load: Any = getattr(ctx, "synthesizer")  # noqa: B009 - an Any view of an unannotated method
     return load()
 
 
@@ -148,7 +149,13 @@ def judge_dc(ctx: ModelContext, ms: dict[str, OutputSignal], scope: str) -> Find
 
 def _pause_probe(ctx: ModelContext) -> tuple[np.ndarray, int, float]:
     """Convert the first reference clip with 1 s of digital silence after its first 2 s."""
-    from rvcqa.convert import Converter, PipelineSettings, content_model_for, expand_inputs, load_input
+    from rvcqa.convert import (
+        Converter,
+        PipelineSettings,
+        content_model_for,
+        expand_inputs,
+        load_input,
+    )
 
     synth = _synth(ctx)
     opts = ctx.options

@@ -8,13 +8,22 @@ lines of ``filelist.txt`` are judged here too: they are what teaches the model s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from rvcqa.checks.dataset import BUCKETS, Scan, _natural, model_facts, parse_filelist, scan
+from rvcqa.checks.dataset import (
+    BUCKETS,
+    Scan,
+    _natural,
+    model_facts,
+    parse_filelist,
+    scan,
+)
 from rvcqa.context import ModelContext
+from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 from rvcqa.metrics.slices import SliceSignal, measure_slice
 
@@ -164,7 +173,7 @@ def check_clipping(ctx: ModelContext, sl: Slices) -> Finding:
 def _segment_samples(ctx: ModelContext) -> tuple[int | None, str]:
     try:
         cfg = ctx.config_json()
-    except Exception:  # a broken config.json is dataset.* / structure.*'s finding
+    except RvcqaError:  # a broken config.json is structure.*'s finding
         cfg = None
     train = cfg.get("train") if isinstance(cfg, dict) else None
     seg = train.get("segment_size") if isinstance(train, dict) else None
