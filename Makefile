@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.rvcqa-installed
 
-.PHONY: demo test test-slow bench install clean
+.PHONY: demo test test-slow typecheck bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ demo: $(STAMP)
 ## rvcqa's own test suite (the default, lean run: slow tests excluded)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow" -q
+
+## type check (settings and the modules not yet clean: [tool.mypy] in pyproject.toml)
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
 
 ## slow tests (full-size checkpoints, long trainings)
 test-slow: $(STAMP)

@@ -15,11 +15,11 @@ from rvcqa.errors import RvcqaError
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from rvcqa.inspect import format_text, inspect_model_dir
-    from rvcqa.modeldir import discover, resolve_model_dir_arg
+    from rvcqa.session import ContextRequest, build_contexts
 
-    path, _ = resolve_model_dir_arg(args.model_dir)
-    md = discover(path, model_file=args.model_file, train_log=args.train_log)
-    summary = inspect_model_dir(md)
+    req = ContextRequest([args.model_dir], model_file=args.model_file, train_log=args.train_log, writes_results=False)
+    ctx = build_contexts(req).models[0]
+    summary = inspect_model_dir(ctx.md)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:

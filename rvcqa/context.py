@@ -10,10 +10,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from rvcqa.errors import ModelDirError, RvcqaError
 from rvcqa.modeldir import ModelDir
+from rvcqa.progress import Progress
+
+if TYPE_CHECKING:
+    from rvcqa.checkpoint import InferenceModel, TrainingCheckpoint
+    from rvcqa.findings import Finding, Status
+    from rvcqa.synth.synthesizer import Synthesizer
+    from rvcqa.trainlog import TrainLog
 
 T = TypeVar("T")
 
@@ -47,6 +55,10 @@ class ModelContext:
         self._cache: dict[str, Any] = {}
         self._findings_tag = ""  # set on threshold views so their findings are cached apart
         self.measurements: dict[str, Any] = {}  # metric name -> value, for summaries and baselines
+        #: receives one line per step of long work (resynthesis, conversion); None = quiet
+        self.progress: Progress | None = None
+        #: receives one line per checkpoint of a sweep (the plugin prints them live); None = ``progress``
+        self.sweep_progress: Progress | None = None
 
     @property
     def name(self) -> str:
@@ -68,19 +80,30 @@ class ModelContext:
         self._cache[key] = value
         return value
 
+    def peek(self, key: str) -> Any:
+        """What :meth:`cached` holds for ``key`` without computing it: None when absent or failed."""
+        value = self._cache.get(key)
+        return None if isinstance(value, _Failure) else value
+
     # ------------------------------------------------------------------ loaded objects
-    def inference_model(self):
+    def inference_model(self) -> InferenceModel:
         """The released inference model (:class:`rvcqa.checkpoint.InferenceModel`)."""
         from rvcqa.checkpoint import load_inference_model
 
         return self.cached("inference_model", lambda: load_inference_model(self.md.require_inference_file()))
 
-    def training_checkpoint(self, path: Path):
+    def training_checkpoint(self, path: Path) -> TrainingCheckpoint:
         from rvcqa.checkpoint import load_training_checkpoint
 
         return self.cached(f"ckpt:{path}", lambda: load_training_checkpoint(path))
 
-    def reference_inference_model(self):
+    def epoch_model(self, path: Path) -> InferenceModel:
+        """A per-epoch inference file (``NAME_e{E}_s{S}.pth``), loaded once."""
+        from rvcqa.checkpoint import load_inference_model
+
+        return self.cached(f"epoch_model:{path}", lambda: load_inference_model(path))
+
+    def reference_inference_model(self) -> InferenceModel | None:
         from rvcqa.checkpoint import load_inference_model
 
         ref = self.options.reference_model
@@ -114,7 +137,7 @@ class ModelContext:
         value = data.get("sampling_rate", data.get("sample_rate"))
         return int(value) if isinstance(value, (int, float)) else None
 
-    def train_log(self):
+    def train_log(self) -> TrainLog | None:
         """The parsed training log (``rvcqa.trainlog.TrainLog``) or None when absent."""
         from rvcqa.trainlog import parse_train_log
 
@@ -123,7 +146,7 @@ class ModelContext:
             return None
         return self.cached("train_log", lambda: parse_train_log(path))
 
-    def synthesizer(self):
+    def synthesizer(self) -> Synthesizer:
         """The strictly loaded synthesizer for the released model, weight norm folded."""
         from rvcqa.synth import load_synthesizer
 
@@ -148,7 +171,7 @@ class ModelContext:
         view._findings_tag = "|" + repr(sorted(overrides.items()))
         return view
 
-    def findings(self, checks_module: Any) -> dict[str, Any]:
+    def findings(self, checks_module: ModuleType | Any) -> dict[str, Finding]:
         """Run a checks module (``rvcqa.checks.structure`` ...) once; findings by check id.
 
         A module exposes ``CHECK_IDS`` and ``run(ctx) -> list[Finding]``. An id the module did not
@@ -156,7 +179,7 @@ class ModelContext:
         """
         from rvcqa.findings import Finding, skipped
 
-        key = f"findings:{checks_module.__name__}{self._findings_tag}"
+        key = self._findings_key(checks_module)
         if key not in self._cache:
             try:
                 found = list(checks_module.run(self))
@@ -166,14 +189,23 @@ class ModelContext:
             for cid in checks_module.CHECK_IDS:
                 by_id.setdefault(cid, skipped(cid, f"{cid}: not evaluated for {self.name}"))
             self._cache[key] = by_id
-        return self._cache[key]
+        by_check: dict[str, Finding] = self._cache[key]
+        return by_check
+
+    def cached_findings(self, checks_module: ModuleType | Any) -> dict[str, Finding] | None:
+        """The findings this session already computed for ``checks_module``; None when it has not run."""
+        value = self._cache.get(self._findings_key(checks_module))
+        return value if isinstance(value, dict) else None
+
+    def _findings_key(self, checks_module: ModuleType | Any) -> str:
+        return f"findings:{checks_module.__name__}{self._findings_tag}"
 
     def record(self, name: str, value: Any) -> None:
         """Remember a measured value for the terminal summary, the report and baselines."""
         self.measurements[name] = value
 
 
-def _status_failed():
+def _status_failed() -> Status:
     from rvcqa.findings import Status
 
     return Status.FAILED

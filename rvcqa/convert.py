@@ -23,35 +23,30 @@ exceeds 0.99; we report the raw level instead of hiding it).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from rvcqa.progress import Progress, say
+from rvcqa.content import CONTENT_DECLARATION, NEEDS_HUBERT, ContentModel, content_model_for, describe_model
 from rvcqa.errors import AudioError, RvcqaError
+from rvcqa.outputs import write_wav
+from rvcqa.progress import Progress, run_each
+from rvcqa.retrieval import Retrieval, load_index, retrieve
 
 log = logging.getLogger("rvcqa.convert")
 
 
 SAMPLE_RATE = 16000
+
+
 WINDOW = 160  # samples per F0 frame at 16 kHz (10 ms)
+
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
-#: file in a model directory declaring the content extractor the model was trained with
-CONTENT_DECLARATION = "rvcqa_content.json"
-NEEDS_HUBERT = (
-    "needs --hubert PATH (RVC's assets/hubert/hubert_base.pt); resynthesis ran without it"
-)
-
-
-class ContentModel(Protocol):
-    def features(self, wav16k: np.ndarray) -> np.ndarray: ...  # [T50, C] float32
-
-    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -104,9 +99,6 @@ class Conversion:
     def real_time_factor(self) -> float:
         dur = self.input16k.size / SAMPLE_RATE
         return self.seconds / dur if dur else float("inf")
-
-
-# --------------------------------------------------------------------------- input
 
 
 def bundled_reference_audio() -> list[Path]:
@@ -180,9 +172,6 @@ def split_points(audio: np.ndarray, settings: PipelineSettings) -> list[int]:
     return opt_ts
 
 
-# --------------------------------------------------------------------------- F0 and content
-
-
 def f0_for(audio_pad: np.ndarray, settings: PipelineSettings, rmvpe: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """(coarse pitch int64, transposed F0 Hz float32), ``len(audio_pad) // 160`` frames."""
     from rvcqa.features.f0 import coarse_pitch, extract_f0, transpose
@@ -200,121 +189,6 @@ def f0_for(audio_pad: np.ndarray, settings: PipelineSettings, rmvpe: Any = None)
         f0 = np.asarray(transpose(f0, settings.transpose), dtype=np.float64)
     coarse = np.asarray(coarse_pitch(f0)).astype(np.int64)
     return coarse, f0.astype(np.float32)
-
-
-def read_content_declaration(model_root: Path) -> Optional[dict[str, Any]]:
-    """``rvcqa_content.json`` in the model folder, e.g. ``{"extractor": "standin", "dim": 768, "seed": 0}``."""
-    path = Path(model_root) / CONTENT_DECLARATION
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RvcqaError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise RvcqaError(f"{path}: expected an object like {{\"extractor\": \"standin\", \"dim\": 768, \"seed\": 0}}")
-    return data
-
-
-def content_model_for(
-    model_root: Path, version: str, *, hubert: Optional[Path] = None, device: str = "cpu"
-) -> tuple[Optional[ContentModel], str]:
-    """The content extractor to convert with, and a line saying which (or why none).
-
-    A model folder that declares its extractor (``rvcqa_content.json``, written for models trained
-    on rvcqa's stand-in features) gets that extractor, even when ``--hubert`` is given: the model
-    was trained on it and would be judged on inputs it never saw otherwise. Any other model needs
-    ``--hubert``; without it the answer is ``(None, reason)``.
-    """
-    from rvcqa.synth.synthesizer import phone_dim
-
-    dim = phone_dim(version)
-    declared = read_content_declaration(model_root)
-    if declared is None:
-        if hubert is None:
-            return None, NEEDS_HUBERT
-        from rvcqa.features.hubert import load_hubert
-
-        model = load_hubert(hubert, device=device, version=version)
-        return model, _describe(model)
-    kind = str(declared.get("extractor", "")).lower()
-    if kind != "standin":
-        raise RvcqaError(
-            f"{Path(model_root) / CONTENT_DECLARATION}: extractor {declared.get('extractor')!r} is not one rvcqa "
-            "can build; the only declared extractor is \"standin\" (delete the file and pass --hubert PATH for HuBERT)"
-        )
-    d = int(declared.get("dim", dim))
-    if d != dim:
-        raise RvcqaError(
-            f"{Path(model_root) / CONTENT_DECLARATION}: declares {d}-dim stand-in features but the "
-            f"model ({version}) takes {dim}-dim"
-        )
-    from rvcqa.features.standin import DEFAULT_SEED, StandInContent
-
-    model = StandInContent(dim=d, seed=int(declared.get("seed", DEFAULT_SEED)))
-    note = f"; --hubert {hubert} not used: the model was trained on the stand-in" if hubert is not None else ""
-    return model, f"{_describe(model)} (declared in {CONTENT_DECLARATION}{note})"
-
-
-def _describe(model: Any) -> str:
-    describe = getattr(model, "describe", None)
-    return describe() if callable(describe) else type(model).__name__
-
-
-# --------------------------------------------------------------------------- index
-
-
-@dataclass
-class Retrieval:
-    """A loaded faiss index and its stored vectors (``big_npy``)."""
-
-    index: Any
-    vectors: np.ndarray
-    path: Optional[Path] = None
-
-
-def load_index(index_files: Sequence[Path], dim: int) -> tuple[Optional[Retrieval], str]:
-    """The first usable ``added_*`` (else any) index, or None with the reason (no faiss, none, width)."""
-    if not index_files:
-        return None, "no .index file in the model folder: retrieval off"
-    try:
-        import faiss  # type: ignore[import-not-found]
-    except ImportError:
-        return None, "faiss is not installed (pip install faiss-cpu): retrieval off"
-    ordered = sorted(index_files, key=lambda p: (not p.name.startswith("added_"), p.name))
-    notes = []
-    for path in ordered:
-        try:
-            index = faiss.read_index(str(path))
-        except Exception as exc:  # faiss raises RuntimeError with C++ text
-            notes.append(f"{path.name}: unreadable ({str(exc).splitlines()[0] if str(exc) else exc})")
-            continue
-        if int(index.d) != dim:
-            notes.append(f"{path.name}: {index.d}-dim vectors, the model takes {dim}")
-            continue
-        if int(index.ntotal) == 0:
-            notes.append(f"{path.name}: empty (a trained_ index without add())")
-            continue
-        vectors = index.reconstruct_n(0, index.ntotal)
-        return Retrieval(index, np.asarray(vectors, dtype=np.float32), path), f"index {path.name}"
-    return None, "; ".join(notes) + ": retrieval off"
-
-
-def retrieve(feats: np.ndarray, retrieval: Retrieval, index_rate: float, k: int = 8) -> np.ndarray:
-    """RVC 5.3 step 3: blend each frame with the (1/d)^2-weighted mean of its k nearest vectors.
-
-    Squared-L2 scores of 0 (an exact match) are floored at 1e-12 so the weight is finite; RVC
-    divides by zero there.
-    """
-    score, ix = retrieval.index.search(np.ascontiguousarray(feats, dtype=np.float32), k=k)
-    score = np.asarray(score, dtype=np.float64)
-    weight = np.square(1.0 / np.maximum(score, 1e-12))
-    weight /= weight.sum(axis=1, keepdims=True)
-    found = np.sum(retrieval.vectors[np.asarray(ix)] * weight[:, :, None], axis=1)
-    return (found * index_rate + feats * (1.0 - index_rate)).astype(np.float32)
-
-
-# --------------------------------------------------------------------------- conversion
 
 
 class Converter:
@@ -349,7 +223,7 @@ class Converter:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "content": _describe(self.content),
+            "content": describe_model(self.content),
             "f0": (self.rmvpe.describe() if self.rmvpe is not None and hasattr(self.rmvpe, "describe")
                    else ("rmvpe" if self.rmvpe is not None else self.settings.f0_method))
             if self.f0_model else "none (nof0 model)",
@@ -370,6 +244,8 @@ class Converter:
         t_pad, t_pad_tgt = self.t_pad, self.t_pad_tgt
         t_pad2 = 2 * t_pad
         audio_pad = np.pad(audio, (t_pad, t_pad), mode="reflect")
+        pitch: Optional[np.ndarray]
+        pitchf: Optional[np.ndarray]
         if self.f0_model:
             pitch, pitchf = f0_for(audio_pad, s, self.rmvpe)
         else:
@@ -471,100 +347,29 @@ def convert_files(
     """
     from rvcqa.audio import check_signal
 
-    done: list[Conversion] = []
-    failed: dict[str, str] = {}
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    for k, path in enumerate(inputs, 1):
-        try:
-            y = load_input(path)
-            check_signal(y, SAMPLE_RATE, name=str(path))
-            conv = converter.convert(y, source=Path(path))
-        except AudioError as exc:
-            failed[str(path)] = str(exc)
-            say(log, progress, f"conversion {k}/{len(inputs)} {Path(path).name}: skipped ({exc})")
-            continue
+    suffix = f"_{int(converter.settings.transpose):+d}st" if converter.settings.transpose else ""
+
+    def prepare(path: Path) -> Conversion:
+        y = load_input(path)
+        check_signal(y, SAMPLE_RATE, name=str(path))
+        return converter.convert(y, source=Path(path))
+
+    def finish(path: Path, conv: Conversion) -> tuple[Conversion, str]:
         if out_dir is not None:
-            from rvcqa.resynth import write_wav
-
-            suffix = f"_{int(converter.settings.transpose):+d}st" if converter.settings.transpose else ""
             conv.output_path = write_wav(Path(out_dir) / f"{Path(path).stem}{suffix}.wav", conv.output, conv.sample_rate)
-        done.append(conv)
-        say(
-            log,
-            progress,
-            f"conversion {k}/{len(inputs)} {Path(path).name}: {conv.input16k.size / SAMPLE_RATE:.2f} s in "
-            f"{conv.seconds:.2f} s (RTF {conv.real_time_factor:.2f})"
-            + (f" -> {conv.output_path}" if conv.output_path else ""),
-        )
-    return done, failed
+        line = (f"{conv.input16k.size / SAMPLE_RATE:.2f} s in {conv.seconds:.2f} s (RTF {conv.real_time_factor:.2f})"
+                + (f" -> {conv.output_path}" if conv.output_path else ""))
+        return conv, line
+
+    return run_each(inputs, "conversion", key=str, name=lambda p: Path(p).name, prepare=prepare, finish=finish,
+                    log=log, progress=progress)
 
 
-# --------------------------------------------------------------------------- metrics
-
-
-@dataclass
-class ConversionMetrics:
-    """Output vs input for one conversion. The input is what the model was fed (16 kHz,
-    prepared). Flatness and ZCR are measured on both signals at 16 kHz (the output resampled),
-    flatness within the input's content band: the same STFT frames and bandwidth for both, so the
-    output's extra bandwidth above 8 kHz neither helps nor hurts it. RMS, peak, clipping and
-    duration are measured on the output as produced (model rate)."""
-
-    name: str
-    band_hz: Optional[tuple[float, float]] = None
-    flatness: Optional[float] = None
-    flatness_input: Optional[float] = None
-    zcr_hz: Optional[float] = None  # output resampled to 16 kHz
-    zcr_full_rate_hz: Optional[float] = None  # output at the model rate, for reference
-    zcr_input_hz: Optional[float] = None
-    rms: Optional[float] = None
-    rms_input: Optional[float] = None
-    peak: Optional[float] = None
-    clipping: Optional[float] = None
-    duration_ratio: Optional[float] = None
-    duration_s: Optional[float] = None
-    input_duration_s: Optional[float] = None
-    f0: Any = None
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def zcr_ratio(self) -> Optional[float]:
-        if self.zcr_hz is None or not self.zcr_input_hz:
-            return None
-        return self.zcr_hz / self.zcr_input_hz
-
-
-def measure_conversion(conv: Conversion, *, transpose: float = 0.0, f0: bool = True) -> ConversionMetrics:
-    from rvcqa import metrics as M
-    from rvcqa.audio import resample
-
-    name = conv.source.name if conv.source else "input"
-    m = ConversionMetrics(name)
-    x, y, sr = conv.input16k, conv.output, conv.sample_rate
-    try:
-        band = M.content_band(x, SAMPLE_RATE, name=f"input {name}")
-        m.band_hz = band.as_tuple()
-        m.flatness_input = float(M.spectral_flatness(x, SAMPLE_RATE, band, name="input"))
-        m.zcr_input_hz = M.zcr_hz(x, SAMPLE_RATE, name="input")
-        m.rms_input = M.rms(x)
-    except AudioError as exc:
-        m.errors["input"] = str(exc)
-        return m
-    m.duration_ratio = M.duration_ratio(y, sr, x, SAMPLE_RATE)
-    m.duration_s, m.input_duration_s = y.size / sr, x.size / SAMPLE_RATE
-    try:
-        m.rms, m.peak, m.clipping = M.rms(y), M.peak(y), M.clipping_fraction(y)
-        m.zcr_full_rate_hz = M.zcr_hz(y, sr, name="output")
-        y16 = resample(y, sr, SAMPLE_RATE)
-        m.flatness = float(M.spectral_flatness(y16, SAMPLE_RATE, band, name="output at 16 kHz"))
-        m.zcr_hz = M.zcr_hz(y16, SAMPLE_RATE, name="output at 16 kHz")
-    except AudioError as exc:
-        m.errors["output"] = str(exc)
-        return m
-    if f0:
-        try:
-            m.f0 = M.f0_metrics(x, SAMPLE_RATE, y, sr, transpose_semitones=transpose)
-        except AudioError as exc:
-            m.errors["f0"] = str(exc)
-    return m
+#: re-exported for callers that build a conversion from this module alone (quality_tests/test_speed.py)
+__all__ = [
+    "CONTENT_DECLARATION", "NEEDS_HUBERT", "AUDIO_SUFFIXES", "SAMPLE_RATE", "WINDOW", "ContentModel", "Conversion",
+    "Converter", "PipelineSettings", "Retrieval", "bundled_reference_audio", "content_model_for", "convert_files",
+    "expand_inputs", "f0_for", "load_index", "load_input", "prepare_input", "retrieve", "rms_mix", "split_points",
+]

@@ -49,6 +49,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from rvcqa.errors import ModelDirError, RvcqaError
+from rvcqa.facts import network_config
 
 Progress = Callable[[str], None]
 
@@ -394,7 +395,7 @@ def load_candidate(ctx: Any, cand: SweepCandidate, facts: tuple, device: str = "
 def _filelist_stems(md: Any) -> Optional[set[str]]:
     if md.filelist is None:
         return None
-    from rvcqa.checks.dataset import parse_filelist
+    from rvcqa.dataset import parse_filelist
 
     try:
         return {e.stem for e in parse_filelist(md.filelist) if not e.mute}
@@ -405,7 +406,8 @@ def _filelist_stems(md: Any) -> Optional[set[str]]:
 def split_segments(md: Any, segments: Sequence[Any], *, n_train: int, n_heldout: int, seed: int,
                    fraction: float = HELDOUT_FRACTION) -> tuple[list[Any], list[Any], HeldOut]:
     """(training sample, held-out slice, what held-out means) for this folder (see module doc)."""
-    from rvcqa.resynth import _natural, choose_segments
+    from rvcqa.dataset import natural_key as _natural
+    from rvcqa.resynth import choose_segments
 
     listed = _filelist_stems(md)
     all_stems = [s.stem for s in segments]
@@ -636,7 +638,7 @@ def run_sweep(
         raise ModelDirError(f"nothing to sweep in {md.root}: no G_*.pth, per-epoch model or inference model")
     released_index, released_how, warnings = _identify_released(ctx, cands)
     _assign_plot_steps(ctx, cands)
-    facts = _model_facts(ctx)
+    facts = network_config(ctx)
     config, version, f0_flag, _ = facts
     if config is None and not any(c.kind != "G" for c in cands):
         raise ModelDirError(f"{md.root}: no inference model, per-epoch file or config.json to build the network "
@@ -771,7 +773,7 @@ def _progress_line(k: int, total: int, row: SweepRow, rank_on: str) -> str:
 def _write_json(path: Path, data: Any) -> None:
     import json
 
-    from rvcqa.findings import _jsonable
+    from rvcqa.findings import jsonable as _jsonable
 
     path.write_text(json.dumps(_jsonable(data), indent=2), encoding="utf-8")
 

@@ -148,7 +148,7 @@ def test_split_points_match_rvc():
 
 
 def test_content_model_needs_hubert_or_a_declaration(tmp_path):
-    from rvcqa.convert import NEEDS_HUBERT, content_model_for
+    from rvcqa.content import NEEDS_HUBERT, content_model_for
     from rvcqa.features.standin import StandInContent
 
     model, why = content_model_for(tmp_path, "v2")
@@ -186,7 +186,7 @@ class _FakeIndex:
 
 
 def test_retrieval_blends_k_nearest_with_inverse_square_weights():
-    from rvcqa.convert import Retrieval, retrieve
+    from rvcqa.retrieval import Retrieval, retrieve
 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((50, 6)).astype(np.float32)
@@ -203,7 +203,7 @@ def test_retrieval_blends_k_nearest_with_inverse_square_weights():
 
 
 def test_load_index_says_why_retrieval_is_off(tmp_path):
-    from rvcqa.convert import load_index
+    from rvcqa.retrieval import load_index
 
     assert load_index([], 768) == (None, "no .index file in the model folder: retrieval off")
     idx = tmp_path / "added_IVF1_Flat_nprobe_1_x_v2.index"
@@ -270,7 +270,8 @@ def test_long_input_is_split_at_quiet_points(synth, speech16k, constant_f0):
 
 
 def test_protect_keeps_unvoiced_frames_closer_to_the_input_features(synth, speech16k, constant_f0):
-    from rvcqa.convert import Converter, PipelineSettings, Retrieval, prepare_input
+    from rvcqa.convert import Converter, PipelineSettings, prepare_input
+    from rvcqa.retrieval import Retrieval
 
     vectors = np.zeros((16, 768), np.float32)  # retrieval pulls every frame towards 0
     seen = {}
@@ -316,7 +317,8 @@ def test_no_content_model_is_refused(synth):
 
 def test_measure_conversion_of_an_identity_output(speech16k):
     from rvcqa.audio import resample
-    from rvcqa.convert import Conversion, measure_conversion, prepare_input
+    from rvcqa.convert import Conversion, prepare_input
+    from rvcqa.measure import measure_conversion
 
     x = prepare_input(speech16k[: 16000 * 2])
     y = resample(x, 16000, 48000)

@@ -200,7 +200,7 @@ def test_index_without_faiss_is_skipped(healthy: Path, tmp_path: Path) -> None:
 
 
 def test_defaults_are_documented() -> None:
-    src = Path(dataset.__file__).read_text()
+    src = Path(dataset.limits.__file__).read_text()
     for key in dataset.DEFAULTS:
         assert key.rsplit(".", 1)[0] in dataset.CHECK_IDS
         before = src[: src.index(f'"{key}"')].rstrip().splitlines()[-1]

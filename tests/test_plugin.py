@@ -97,3 +97,27 @@ def test_threshold_marker_overrides_one_test(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("--model-dir", str(root), "test_custom.py", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*unknown threshold(s) no.such.threshold*"])
+
+
+def test_every_hook_is_implemented_once(pytester: pytest.Pytester) -> None:
+    """One plugin object, each hook one method: no hook of rvcqa's is registered twice."""
+    pytester.makepyfile(test_hooks="""
+        import collections
+
+        def test_count(request):
+            pm = request.config.pluginmanager
+            ours = {pm.get_plugin("rvcqa-session"), pm.get_plugin("rvcqa-xdist"), pm.get_plugin("rvcqa")} - {None}
+            counts = collections.Counter()
+            for name in dir(pm.hook):
+                caller = getattr(pm.hook, name)
+                if name.startswith("pytest_") and hasattr(caller, "get_hookimpls"):
+                    for impl in caller.get_hookimpls():
+                        if impl.plugin in ours:
+                            counts[name] += 1
+            assert counts["pytest_terminal_summary"] == 1
+            assert counts["pytest_configure"] == 1 and counts["pytest_addoption"] == 1
+            assert max(counts.values()) == 1, counts
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "specname" not in (Path(__file__).resolve().parents[1] / "rvcqa" / "plugin.py").read_text()

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from rvcqa.baseline import baseline_path_type, parse_compare_fail, save_path_type
 from rvcqa.options import device_type, segments_type, threshold_type, transpose_type
+from rvcqa.session import ContextRequest, build_contexts
 
 MODULES = ("structure", "provenance", "dataset", "trainlog", "perceptual")
 
@@ -64,61 +64,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
 
-def _contexts(args: argparse.Namespace) -> list[Any]:
-    from rvcqa.context import ModelContext, Options
-    from rvcqa.errors import RvcqaError
-    from rvcqa.modeldir import discover, resolve_model_dir_arg
-    from rvcqa.profile import build_profile
-
-    cwd = Path.cwd()
-    if args.model_file and len(args.model_dirs) > 1:
-        raise RvcqaError("--model-file applies to one model; pass it with a single DIR")
-    rvc_root = cwd if (cwd / "logs").is_dir() or (cwd / "assets").is_dir() else None
-    thresholds = build_profile(directory=cwd, cli=args.threshold)
-
-    def asset(given: str | None, rel: str) -> Path | None:
-        if given:
-            return Path(given).expanduser()
-        if rvc_root is not None and (rvc_root / rel).is_file():
-            return rvc_root / rel
-        return None
-
-    def path(value: str | None) -> Path | None:
-        if not value:
-            return None
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else cwd / p
-
-    results_root = (cwd / (args.results or "rvcqa-results")).resolve()
-    out, seen = [], set()
-    for arg in args.model_dirs:
-        p, _ = resolve_model_dir_arg(arg, cwd)
-        md = discover(p, model_file=args.model_file, train_log=args.train_log, rvc_root=rvc_root)
-        name = md.name if md.name not in seen else f"{md.name}-{len(seen)}"
-        seen.add(name)
-        root = md.root.resolve()
-        if results_root == root or root in results_root.parents:
-            raise RvcqaError(f"results folder {results_root} is inside the model directory {md.root}; rvcqa never "
-                             "writes into a model directory: choose another --results")
-        device = args.device
-        if device == "auto":
-            try:
-                import torch
-
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            except ImportError:  # pragma: no cover
-                device = "cpu"
-        options = Options(
-            reference_model=path(args.reference_model), pretrained=path(args.pretrained),
-            hubert=asset(args.hubert, "assets/hubert/hubert_base.pt"), rmvpe=asset(args.rmvpe, "assets/rmvpe/rmvpe.pt"),
-            reference_audio=[path(a) for a in args.reference_audio],  # type: ignore[misc]
-            results_dir=results_root / name, segments=args.segments, transpose=args.transpose, device=device,
-        )
-        ctx = ModelContext(md, options, thresholds)
-        if name != md.name:
-            ctx.md.name = name  # two folders with the same name: keep them apart in the report
-        out.append(ctx)
-    return out
+def context_request(args: argparse.Namespace) -> ContextRequest:
+    """``rvcqa report``'s arguments as a :class:`~rvcqa.session.ContextRequest`."""
+    return ContextRequest(
+        model_dirs=list(args.model_dirs), cwd=Path.cwd(), model_file=args.model_file, train_log=args.train_log,
+        reference_model=args.reference_model, pretrained=args.pretrained, hubert=args.hubert, rmvpe=args.rmvpe,
+        reference_audio=list(args.reference_audio), results=args.results, results_flag="--results",
+        segments=args.segments, transpose=args.transpose, device=args.device, threshold_cli=list(args.threshold),
+    )
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -129,7 +82,7 @@ def run_report(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    contexts = _contexts(args)
+    contexts = build_contexts(context_request(args)).models
     reports = []
     for ctx in contexts:
         ctx.progress = lambda line, _n=ctx.name: say(f"  {_n}: {line}")
