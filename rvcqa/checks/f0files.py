@@ -12,16 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from rvcqa.checks.dataset import (
-    ArrayStats,
-    Scan,
-    _natural,
-    coarse_pitch,
-    f0_stats,
-    model_facts,
-    scan,
-)
 from rvcqa.context import ModelContext
+from rvcqa.dataset import ArrayStats, Scan, coarse_pitch, f0_stats, scan
+from rvcqa.dataset import natural_key as _natural
+from rvcqa.facts import model_facts
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 
 CHECK_IDS: tuple[str, ...] = (

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rvcqa.checks.dataset import feature_stats, model_facts, scan
 from rvcqa.context import ModelContext
+from rvcqa.dataset import feature_stats, scan
+from rvcqa.facts import model_facts
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 from rvcqa.index import (
     IndexInfo,

@@ -14,16 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from rvcqa.checks.dataset import (
-    BUCKETS,
-    Scan,
-    _natural,
-    model_facts,
-    parse_filelist,
-    scan,
-)
 from rvcqa.context import ModelContext
+from rvcqa.dataset import Scan, parse_filelist, scan
+from rvcqa.dataset import natural_key as _natural
 from rvcqa.errors import RvcqaError
+from rvcqa.facts import model_facts
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 from rvcqa.metrics.slices import SliceSignal, measure_slice
 
@@ -63,6 +58,11 @@ DEFAULTS: dict[str, Any] = {
     # is a gap edited in, a dropout, or padding.
     "dataset.digital_silence.max_s": 0.5,
 }
+
+
+#: the first and last boundary of RVC's DistributedBucketSampler (train.py): it keeps a slice when
+#: first < file size // (3 x hop) <= last
+BUCKETS = (100, 900)
 
 
 @dataclass
