@@ -69,7 +69,8 @@ def _synth(ctx: ModelContext) -> Any:
 
 
 def _resynthesis(ctx: ModelContext) -> tuple[list[Any], str]:
-    from rvcqa.resynth import resynthesize, safe_output_dir
+    from rvcqa.outputs import safe_output_dir
+    from rvcqa.resynth import resynthesize
 
     synth = _synth(ctx)
     out_dir = safe_output_dir(ctx.options.results_dir, ctx.md, ctx.name, "resynthesis")
@@ -149,13 +150,8 @@ def judge_dc(ctx: ModelContext, ms: dict[str, OutputSignal], scope: str) -> Find
 
 def _pause_probe(ctx: ModelContext) -> tuple[np.ndarray, int, float]:
     """Convert the first reference clip with 1 s of digital silence after its first 2 s."""
-    from rvcqa.convert import (
-        Converter,
-        PipelineSettings,
-        content_model_for,
-        expand_inputs,
-        load_input,
-    )
+    from rvcqa.content import content_model_for
+    from rvcqa.convert import Converter, PipelineSettings, expand_inputs, load_input
 
     synth = _synth(ctx)
     opts = ctx.options
