@@ -18,7 +18,8 @@ from rvcqa.errors import RvcqaError
 from rvcqa.options import parse_scalar
 
 #: check modules, in the order the suite runs them
-CHECK_MODULES = ("structure", "provenance", "dataset", "trainlog", "history", "perceptual", "sweep")
+CHECK_MODULES = ("structure", "provenance", "dataset", "signal", "f0files", "index", "trainlog", "history",
+                 "perceptual", "output", "sweep")
 
 
 def check_modules() -> list[Any]:
