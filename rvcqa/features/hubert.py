@@ -208,7 +208,7 @@ def _eval_layer_spec(text: str) -> tuple[tuple[int, int, int], ...]:
         isinstance(t, tuple) and len(t) == 3 and all(isinstance(i, int) for i in t) for t in value
     ):
         raise ValueError("expected a list of (dim, kernel, stride) tuples")
-    return tuple(value)  # type: ignore[arg-type]
+    return tuple(value)
 
 
 def arch_from_checkpoint(state: Mapping[str, torch.Tensor], cfg: Mapping[str, Any], *,

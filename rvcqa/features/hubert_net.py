@@ -137,7 +137,8 @@ class SelfAttention(nn.Module):
             return y.view(b, t, self.heads, c // self.heads).transpose(1, 2)
 
         out = F.scaled_dot_product_attention(split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x)))
-        return self.out_proj(out.transpose(1, 2).reshape(b, t, c))
+        y: torch.Tensor = self.out_proj(out.transpose(1, 2).reshape(b, t, c))
+        return y
 
 
 class EncoderLayer(nn.Module):
@@ -155,9 +156,11 @@ class EncoderLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.layer_norm_first:
             x = x + self.self_attn(self.self_attn_layer_norm(x))
-            return x + self.fc2(F.gelu(self.fc1(self.final_layer_norm(x))))
+            ff: torch.Tensor = self.fc2(F.gelu(self.fc1(self.final_layer_norm(x))))
+            return x + ff
         x = self.self_attn_layer_norm(x + self.self_attn(x))
-        return self.final_layer_norm(x + self.fc2(F.gelu(self.fc1(x))))
+        y: torch.Tensor = self.final_layer_norm(x + self.fc2(F.gelu(self.fc1(x))))
+        return y
 
 
 class TransformerEncoder(nn.Module):
@@ -205,14 +208,17 @@ class HubertNet(nn.Module):
 
     def frontend(self, source: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` waveform -> ``[B, T, embed]`` encoder input (conv, layer norm, projection)."""
-        feats = self.feature_extractor(source).transpose(1, 2)
+        feats: torch.Tensor = self.feature_extractor(source).transpose(1, 2)
         if self.layer_norm is not None:
             feats = self.layer_norm(feats)
-        return self.post_extract_proj(feats) if self.post_extract_proj is not None else feats
+        if self.post_extract_proj is not None:
+            feats = self.post_extract_proj(feats)
+        return feats
 
     def extract_features(self, source: torch.Tensor, output_layer: int | None = None) -> torch.Tensor:
         """fairseq ``extract_features(source, padding_mask=all False, mask=False, output_layer)``."""
-        return self.encoder(self.frontend(source), output_layer)
+        y: torch.Tensor = self.encoder(self.frontend(source), output_layer)
+        return y
 
     def hidden_states(self, source: torch.Tensor) -> list[torch.Tensor]:
         """Encoder input after the position embedding, then the output of every layer (for tests)."""
