@@ -56,7 +56,7 @@ CONFIG: list[Any] = [1025, 32, 64, 64, 128, 2, 6, 3, 0, "1", [3, 7, 11], [[1, 3,
 TRAIN = tuple(f"LJ001-{i:04d}" for i in range(1, 23))
 HELD_OUT = ("LJ001-0023", "LJ001-0024")
 SLICE_S, OVERLAP_S = 3.7, 0.3
-CONTENT = {"extractor": "standin", "dim": 768, "seed": 1234}
+CONTENT: dict[str, Any] = {"extractor": "standin", "dim": 768, "seed": 1234}
 _SOURCES = ("build.py",)
 
 
