@@ -50,6 +50,8 @@ def run_demo(results: Path, pytest_args: Sequence[str] = ()) -> int:
     code = int(pytest.main(args))
     verdict = "PASSED" if code == 0 else "FAILED"
     print(f"\nrvcqa demo: the gate {verdict} (pytest exit status {code}); results in {results}", flush=True)
+    print("rvcqa demo: writing the report (rvcqa report: the same checks, run once more without pytest)...",
+          flush=True)
     parser = argparse.ArgumentParser(prog="rvcqa report")
     add_arguments(parser)
     report = results / "report"
