@@ -63,11 +63,12 @@ def test_wheel_install_runs_the_demo_and_writes_a_report(tmp_path: Path) -> None
                            check=True, capture_output=True, text=True).stdout.strip()
     assert where.startswith(purelib), f"rvcqa imported from {where}, not the installed wheel"
     run = subprocess.run([str(env_dir / "bin" / "rvcqa"), "demo", "--results", "out"], cwd=work, env=env,
-                         capture_output=True, text=True, timeout=1500)
+                         capture_output=True, text=True, timeout=3600)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-4000:]
     assert "only available from a checkout" not in out
     lines = [line for line in run.stdout.strip().splitlines() if line.strip()]
+    print("\n".join(lines[-4:]))
     html = work / "out" / "report.html"
     assert lines[-1].endswith(str(html)), lines[-3:]
     assert (work / "out" / "report.md").is_file()
