@@ -7,6 +7,7 @@ decoding; ``chunk="one-pass"`` decodes the whole input at once like RVC, to show
 keeps the cost per second flat as inputs grow.
 
 Reference (RVC's own classes, same 2-core CPU box): RTF ~0.75 (1 s), ~0.85 (5 s), ~1.3 (10 s).
+Applio's MRF HiFi-GAN and RefineGAN decoders are timed on 1 s with one thread.
 
 Run: ``python -m pytest benchmarks/test_synth_speed.py --benchmark-only``.
 """
@@ -31,9 +32,9 @@ ROUNDS = {1: 5, 5: 3, 10: 3}
 CHUNKS = {"auto": -1, "one-pass": None}
 
 
-def _build(device: str):
+def _build(device: str, vocoder: str = "HiFi-GAN"):
     torch.manual_seed(0)
-    net = build_synthesizer(canonical_config("v2", 48000), "v2", True, posterior=False)
+    net = build_synthesizer(canonical_config("v2", 48000), "v2", True, posterior=False, vocoder=vocoder)
     net.fold_weight_norm()
     return net.eval().requires_grad_(False).to(device)
 
@@ -117,6 +118,29 @@ def test_infer_v2_48k_cpu(benchmark, cpu_synth, seconds: int, chunk: str) -> Non
     out = benchmark.pedantic(run, rounds=ROUNDS[seconds], iterations=1)
     assert out.shape == (1, 1, seconds * 48000)
     _record(benchmark, seconds, "cpu", peak)
+
+
+@pytest.mark.benchmark(group="synth-v2-48k-applio-vocoders-cpu")
+@pytest.mark.parametrize("vocoder", ["MRF HiFi-GAN", "RefineGAN"])
+def test_infer_applio_vocoders_1s_cpu_one_thread(benchmark, vocoder: str) -> None:
+    """Applio's other decoders at real widths, 1 s of audio, one thread (the shared-box setting)."""
+    synth = _build("cpu", vocoder)
+    x = _inputs(1, "cpu")
+    gen = torch.Generator().manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        def run():
+            return synth.infer(*x, generator=gen)
+
+        run()
+        peak = _peak_cpu_bytes(run)
+        out = benchmark.pedantic(run, rounds=3, iterations=1)
+        assert out.shape == (1, 1, 48000)
+        _record(benchmark, 1, "cpu", peak)
+        benchmark.extra_info["vocoder"] = vocoder
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

@@ -10,10 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from rvcqa.errors import ModelDirError, RvcqaError
 from rvcqa.modeldir import ModelDir
+from rvcqa.progress import Progress
+
+if TYPE_CHECKING:
+    from rvcqa.checkpoint import InferenceModel, TrainingCheckpoint
+    from rvcqa.findings import Finding, Status
+    from rvcqa.synth.synthesizer import Synthesizer
+    from rvcqa.history import History
+    from rvcqa.trainlog import TrainLog
 
 T = TypeVar("T")
 
@@ -47,6 +56,10 @@ class ModelContext:
         self._cache: dict[str, Any] = {}
         self._findings_tag = ""  # set on threshold views so their findings are cached apart
         self.measurements: dict[str, Any] = {}  # metric name -> value, for summaries and baselines
+        #: receives one line per step of long work (resynthesis, conversion); None = quiet
+        self.progress: Progress | None = None
+        #: receives one line per checkpoint of a sweep (the plugin prints them live); None = ``progress``
+        self.sweep_progress: Progress | None = None
 
     @property
     def name(self) -> str:
@@ -68,19 +81,30 @@ class ModelContext:
         self._cache[key] = value
         return value
 
+    def peek(self, key: str) -> Any:
+        """What :meth:`cached` holds for ``key`` without computing it: None when absent or failed."""
+        value = self._cache.get(key)
+        return None if isinstance(value, _Failure) else value
+
     # ------------------------------------------------------------------ loaded objects
-    def inference_model(self):
+    def inference_model(self) -> InferenceModel:
         """The released inference model (:class:`rvcqa.checkpoint.InferenceModel`)."""
         from rvcqa.checkpoint import load_inference_model
 
         return self.cached("inference_model", lambda: load_inference_model(self.md.require_inference_file()))
 
-    def training_checkpoint(self, path: Path):
+    def training_checkpoint(self, path: Path) -> TrainingCheckpoint:
         from rvcqa.checkpoint import load_training_checkpoint
 
         return self.cached(f"ckpt:{path}", lambda: load_training_checkpoint(path))
 
-    def reference_inference_model(self):
+    def epoch_model(self, path: Path) -> InferenceModel:
+        """A per-epoch inference file (``NAME_e{E}_s{S}.pth``), loaded once."""
+        from rvcqa.checkpoint import load_inference_model
+
+        return self.cached(f"epoch_model:{path}", lambda: load_inference_model(path))
+
+    def reference_inference_model(self) -> InferenceModel | None:
         from rvcqa.checkpoint import load_inference_model
 
         ref = self.options.reference_model
@@ -114,20 +138,62 @@ class ModelContext:
         value = data.get("sampling_rate", data.get("sample_rate"))
         return int(value) if isinstance(value, (int, float)) else None
 
-    def train_log(self):
-        """The parsed training log (``rvcqa.trainlog.TrainLog``) or None when absent."""
-        from rvcqa.trainlog import parse_train_log
+    def history(self) -> "History":
+        """Every training-history source (train.log or --train-log, TensorBoard), read once
+        (``rvcqa.history.History``)."""
+        from rvcqa.history import training_history
 
-        path = self.md.train_log
-        if path is None:
-            return None
-        return self.cached("train_log", lambda: parse_train_log(path))
+        return self.cached("history", lambda: training_history(self.md, release=self._release))
 
-    def synthesizer(self):
-        """The strictly loaded synthesizer for the released model, weight norm folded."""
+    def _release(self) -> tuple[int | None, int | None]:
+        """(epoch, step) of the released model: from its file name, else from its metadata."""
+        for m in self.md.epoch_models:
+            if m.path == self.md.inference_file:
+                return m.epoch, m.step
+        try:
+            model = self.inference_model()
+        except RvcqaError:
+            return None, None
+        step = model.extra.get("step")
+        return model.epoch, step if isinstance(step, int) else None
+
+    def train_log(self) -> TrainLog | None:
+        """The training history to judge (``rvcqa.trainlog.TrainLog``), or None when there is none."""
+        from rvcqa.errors import TrainLogError
+
+        hist = self.history()
+        if hist.judged is None and hist.text_error:
+            raise TrainLogError(hist.text_error)
+        return hist.judged
+
+    def synthesizer(self, device: str | None = None) -> Synthesizer:
+        """The strictly loaded synthesizer for the released model, weight norm folded (per device)."""
         from rvcqa.synth import load_synthesizer
 
-        return self.cached("synthesizer", lambda: load_synthesizer(self.inference_model(), device=self.options.device))
+        dev = device or self.options.device
+        key = "synthesizer" if dev == self.options.device else f"synthesizer:{dev}"
+        return self.cached(key, lambda: load_synthesizer(self.inference_model(), device=dev))
+
+    # ------------------------------------------------------------------ one root cause
+    def load_failure(self) -> LoadFailure | None:
+        """Why the released model cannot be used, once loading it has been tried and failed.
+
+        A file that does not load is owned by ``structure.file_format``; weights that do not fit
+        the network built from its config by ``structure.strict_load``.
+        """
+        name = self.md.inference_file.name if self.md.inference_file is not None else "the inference model"
+        failure = self._cache.get("inference_model")
+        if isinstance(failure, _Failure):
+            return LoadFailure(failure.error, "structure.file_format", name)
+        for key, value in self._cache.items():
+            if (key == "synthesizer" or key.startswith("synthesizer:")) and isinstance(value, _Failure):
+                return LoadFailure(value.error, "structure.strict_load", name)
+        return None
+
+    def not_evaluated(self, error: RvcqaError) -> str:
+        """The skip reason for work that needed the model: the one root cause, or ``error`` itself."""
+        failure = self.load_failure()
+        return failure.reason if failure is not None and failure.explains(error) else str(error)
 
     def threshold(self, key: str, default: Any) -> Any:
         """The profile's value for ``key`` (CLI / ini / marker overrides already merged)."""
@@ -148,7 +214,7 @@ class ModelContext:
         view._findings_tag = "|" + repr(sorted(overrides.items()))
         return view
 
-    def findings(self, checks_module: Any) -> dict[str, Any]:
+    def findings(self, checks_module: ModuleType | Any) -> dict[str, Finding]:
         """Run a checks module (``rvcqa.checks.structure`` ...) once; findings by check id.
 
         A module exposes ``CHECK_IDS`` and ``run(ctx) -> list[Finding]``. An id the module did not
@@ -156,24 +222,36 @@ class ModelContext:
         """
         from rvcqa.findings import Finding, skipped
 
-        key = f"findings:{checks_module.__name__}{self._findings_tag}"
+        key = self._findings_key(checks_module)
         if key not in self._cache:
             try:
                 found = list(checks_module.run(self))
             except RvcqaError as error:
                 found = [Finding(cid, _status_failed(), str(error)) for cid in checks_module.CHECK_IDS]
+            failure = self.load_failure()
+            if failure is not None and checks_module.__name__ != ROOT_CAUSE_MODULE:
+                found = [failure.skip(f) for f in found]
             by_id = {f.check: f for f in found}
             for cid in checks_module.CHECK_IDS:
                 by_id.setdefault(cid, skipped(cid, f"{cid}: not evaluated for {self.name}"))
             self._cache[key] = by_id
-        return self._cache[key]
+        by_check: dict[str, Finding] = self._cache[key]
+        return by_check
+
+    def cached_findings(self, checks_module: ModuleType | Any) -> dict[str, Finding] | None:
+        """The findings this session already computed for ``checks_module``; None when it has not run."""
+        value = self._cache.get(self._findings_key(checks_module))
+        return value if isinstance(value, dict) else None
+
+    def _findings_key(self, checks_module: ModuleType | Any) -> str:
+        return f"findings:{checks_module.__name__}{self._findings_tag}"
 
     def record(self, name: str, value: Any) -> None:
         """Remember a measured value for the terminal summary, the report and baselines."""
         self.measurements[name] = value
 
 
-def _status_failed():
+def _status_failed() -> Status:
     from rvcqa.findings import Status
 
     return Status.FAILED
@@ -182,3 +260,33 @@ def _status_failed():
 @dataclass
 class _Failure:
     error: RvcqaError
+
+
+#: the check module that reports a model-load failure itself; every other one skips what it caused
+ROOT_CAUSE_MODULE = "rvcqa.checks.structure"
+
+
+@dataclass
+class LoadFailure:
+    """The released model could not be loaded: the error, the check that reports it, the file."""
+
+    error: RvcqaError
+    check: str
+    file: str
+
+    @property
+    def reason(self) -> str:
+        return f"not evaluated: {self.file} could not be loaded (see {self.check})"
+
+    def explains(self, error: RvcqaError | str) -> bool:
+        """True when ``error`` (or a message) is this failure, or quotes it."""
+        text = str(self.error)
+        return error is self.error or (bool(text) and text in str(error))
+
+    def skip(self, finding: Finding) -> Finding:
+        """``finding`` skipped with the root cause when it failed because of this load failure."""
+        from rvcqa.findings import skipped
+
+        if (finding.failed or finding.skipped) and self.explains(finding.message):
+            return skipped(finding.check, f"{finding.check}: {self.reason}", details={"root_cause": self.check})
+        return finding

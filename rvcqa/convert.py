@@ -1,57 +1,73 @@
 """Voice conversion with RVC's pipeline semantics: audio -> features -> synthesizer -> audio.
 
-Follows RVC's ``infer/modules/vc/pipeline.py`` (RVC_FORMATS 5.1-5.5) step by step, with the fp32
-window settings RVC uses on CPU (and Applio everywhere):
+Follows RVC-WebUI's ``infer/modules/vc/pipeline.py`` (RVC_FORMATS 5.1-5.5) step by step, with the
+fp32 window settings RVC uses on CPU (and Applio everywhere). Which upstream each step follows
+(compared against that code's own output in tests/test_conformance_pipeline.py and test_convert.py):
 
 1. read the input, mono, 16 kHz (:func:`load_input`); divide by ``peak / 0.95`` when that exceeds 1;
-   zero-phase 48 Hz high-pass (Butterworth order 5, ``filtfilt``) (:func:`prepare_input`);
-2. audio longer than ``t_max`` (41 s) is cut at RVC's quiet points: every ``t_center`` (38 s), the
-   10 ms window with the least absolute sum within +-``t_query`` (6 s) (:func:`split_points`);
+   zero-phase 48 Hz high-pass (Butterworth order 5, ``filtfilt``) (:func:`prepare_input`):
+   RVC-WebUI 20240604 ``vc_single`` + ``Pipeline.pipeline``, identical in Applio 3.x;
+2. audio longer than ``t_max`` (41 s) is cut at quiet points: every ``t_center`` (38 s), the
+   10 ms window with the least absolute sum within +-``t_query`` (6 s) (:func:`split_points`):
+   RVC-WebUI 20240604; ``flavour="applio"``: Applio 3.x's signed-sum variant;
 3. reflect-pad by ``t_pad`` (1 s) each side; F0 once over the padded signal (RMVPE when an
-   ``rmvpe.pt`` is given, else librosa pYIN), truncated to ``len // 160`` frames, transposed,
-   mapped to coarse pitch;
-4. per chunk: content features (HuBERT or a declared stand-in), index retrieval (faiss, k=8,
-   weights (1/d)^2, ``index_rate``) when an index is available, nearest x2 upsampling, truncation
-   to ``p_len = min(chunk // 160, frames)``, ``protect`` on unvoiced frames, inference, and the
-   output trimmed by ``t_pad_tgt`` each side; chunks concatenated.
+   ``rmvpe.pt`` is given, else the settings' method), truncated to ``len // 160`` frames, times
+   ``2 ** (transpose / 12)``, mapped to coarse pitch (``Pipeline.get_f0``, RVC-WebUI 20240604 =
+   Applio 3.x); harvest median-filtered when ``filter_radius > 2`` (RVC-WebUI 20240604; Applio has
+   no harvest); RMVPE's frames zero-padded to 32 (RVC-WebUI 20240604 and main) or reflected
+   (``flavour="applio"``, Applio 3.x);
+4. per chunk: content features (HuBERT: layer 9 + ``final_proj`` for v1, layer 12 for v2, RVC-WebUI
+   20240604; :class:`~rvcqa.content.LastLayerContent`: Applio 3.x's last layer, + ``final_proj``
+   for v1; or a declared stand-in), index retrieval (faiss, k=8, weights (1/d)^2, ``index_rate``) when an index
+   is available, nearest x2 upsampling, truncation to ``p_len = min(chunk // 160, frames)``,
+   ``protect`` on unvoiced frames, inference, and the output trimmed by ``t_pad_tgt`` each side;
+   chunks concatenated (``Pipeline.vc``, RVC-WebUI 20240604; Applio 3.x ``voice_conversion`` is
+   the same arithmetic);
+5. ``rms_mix_rate`` < 1: RVC-WebUI 20240604 ``change_rms`` (= Applio 3.x) (:func:`rms_mix`);
+   ``resample_sr``: RVC-WebUI 20240604's ``librosa.resample`` (:func:`resample_output`).
 
 Deliberate choices (documented in :class:`PipelineSettings`): ``rms_mix_rate`` defaults to 1
 (off) because the gate judges the model's own output, not a mix of its envelope with the input's;
 the prior noise is RVC's 0.66666 drawn from a seeded generator, so a conversion is reproducible;
 the output stays float and unscaled (RVC's writer would divide by ``peak / 0.99`` when the peak
-exceeds 0.99; we report the raw level instead of hiding it).
+exceeds 0.99 and write int16, Applio's divides the float the same way; we report the raw level
+instead of hiding it).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from rvcqa.progress import Progress, say
+from rvcqa.content import (
+    CONTENT_DECLARATION,
+    NEEDS_HUBERT,
+    ContentModel,
+    LastLayerContent,
+    content_model_for,
+    describe_model,
+)
 from rvcqa.errors import AudioError, RvcqaError
+from rvcqa.outputs import write_wav
+from rvcqa.progress import Progress, run_each
+from rvcqa.retrieval import Retrieval, load_index, retrieve
 
 log = logging.getLogger("rvcqa.convert")
 
 
 SAMPLE_RATE = 16000
+
+
 WINDOW = 160  # samples per F0 frame at 16 kHz (10 ms)
+
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
-#: file in a model directory declaring the content extractor the model was trained with
-CONTENT_DECLARATION = "rvcqa_content.json"
-NEEDS_HUBERT = (
-    "needs --hubert PATH (RVC's assets/hubert/hubert_base.pt); resynthesis ran without it"
-)
-
-
-class ContentModel(Protocol):
-    def features(self, wav16k: np.ndarray) -> np.ndarray: ...  # [T50, C] float32
-
-    def describe(self) -> str: ...
+#: whose pipeline to follow where RVC-WebUI and Applio differ
+FLAVOURS = ("rvc", "applio")
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,15 @@ class PipelineSettings:
       output level is wrong and changes what RMS/peak checks measure.
     - ``noise_scale`` RVC's 0.66666, drawn from ``torch.Generator().manual_seed(seed)``, and the
       NSF source noise on, as in RVC; ``noise_scale=0, source_noise=False`` is fully deterministic.
+    - ``filter_radius`` 3 (WebUI): above 2 harvest's F0 is median-filtered (3 frames); other
+      methods ignore it, as in RVC.
+    - ``resample_sr`` 0 (WebUI): off; a rate >= 16000 other than the model's resamples the output.
+    - ``flavour`` ``"rvc"`` or ``"applio"``: Applio's split points (see :func:`split_points`) and
+      RMVPE frame padding; its embedder convention is :class:`~rvcqa.content.LastLayerContent`.
+      Applio's other defaults (``convert_audio``): RMVPE at threshold 0.03 (pass ``rmvpe``), windows
+      (1, 6, 38, 41) s (its config's row for all but GPUs of 4 GB or less, which get
+      (1, 5, 30, 32)), ``index_rate`` 0.75, ``volume_envelope`` (our ``rms_mix_rate``) 1 and
+      ``protect`` 0.5, i.e. off: :meth:`applio` gives those.
     """
 
     transpose: float = 0.0
@@ -81,9 +106,23 @@ class PipelineSettings:
     source_noise: bool = True
     seed: int = 1234
     retrieval_k: int = 8
+    filter_radius: int = 3
+    resample_sr: int = 0
+    flavour: str = "rvc"
+
+    def __post_init__(self) -> None:
+        if self.flavour not in FLAVOURS:
+            raise RvcqaError(f"pipeline flavour must be one of {', '.join(FLAVOURS)}, got {self.flavour!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def applio(cls, **overrides: Any) -> "PipelineSettings":
+        """Applio 3.x's ``convert_audio`` defaults: its pipeline, ``protect`` 0.5 (off), RMS mix off."""
+        values: dict[str, Any] = {"flavour": "applio", "protect": 0.5, "rms_mix_rate": 1.0}
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclass
@@ -104,9 +143,6 @@ class Conversion:
     def real_time_factor(self) -> float:
         dur = self.input16k.size / SAMPLE_RATE
         return self.seconds / dur if dur else float("inf")
-
-
-# --------------------------------------------------------------------------- input
 
 
 def bundled_reference_audio() -> list[Path]:
@@ -163,7 +199,11 @@ def prepare_input(y16k: np.ndarray) -> np.ndarray:
 
 
 def split_points(audio: np.ndarray, settings: PipelineSettings) -> list[int]:
-    """RVC's cut points for audio longer than ``t_max``: the quietest 10 ms near every ``t_center``."""
+    """RVC's cut points for audio longer than ``t_max``: the quietest 10 ms near every ``t_center``.
+
+    RVC sums absolute values over each 10 ms window; Applio (3.x) sums the signed samples and
+    takes the smallest magnitude of that sum, which favours windows that average to zero.
+    """
     t_query = int(SAMPLE_RATE * settings.x_query)
     t_center = int(SAMPLE_RATE * settings.x_center)
     t_max = int(SAMPLE_RATE * settings.x_max)
@@ -172,15 +212,15 @@ def split_points(audio: np.ndarray, settings: PipelineSettings) -> list[int]:
     if audio_pad.shape[0] <= t_max:
         return []
     # audio_sum[n] = sum_{i < WINDOW} |audio_pad[n + i]| for n < len(audio)
-    audio_sum = np.convolve(np.abs(audio_pad.astype(np.float64)), np.ones(WINDOW), mode="valid")[: audio.shape[0]]
+    x = audio_pad.astype(np.float64)
+    if settings.flavour == "rvc":
+        x = np.abs(x)
+    audio_sum = np.convolve(x, np.ones(WINDOW), mode="valid")[: audio.shape[0]]
     opt_ts = []
     for t in range(t_center, audio.shape[0], t_center):
-        seg = audio_sum[t - t_query : t + t_query]
+        seg = np.abs(audio_sum[t - t_query : t + t_query])
         opt_ts.append(t - t_query + int(np.flatnonzero(seg == seg.min())[0]))
     return opt_ts
-
-
-# --------------------------------------------------------------------------- F0 and content
 
 
 def f0_for(audio_pad: np.ndarray, settings: PipelineSettings, rmvpe: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -191,7 +231,7 @@ def f0_for(audio_pad: np.ndarray, settings: PipelineSettings, rmvpe: Any = None)
     if rmvpe is not None:
         f0 = extract_f0(audio_pad, method="rmvpe", rmvpe=rmvpe)
     else:
-        f0 = extract_f0(audio_pad, method=settings.f0_method)
+        f0 = extract_f0(audio_pad, method=settings.f0_method, filter_radius=settings.filter_radius)
     f0 = np.asarray(f0, dtype=np.float64).reshape(-1)
     if f0.size < p_len:
         f0 = np.pad(f0, (0, p_len - f0.size))
@@ -200,121 +240,6 @@ def f0_for(audio_pad: np.ndarray, settings: PipelineSettings, rmvpe: Any = None)
         f0 = np.asarray(transpose(f0, settings.transpose), dtype=np.float64)
     coarse = np.asarray(coarse_pitch(f0)).astype(np.int64)
     return coarse, f0.astype(np.float32)
-
-
-def read_content_declaration(model_root: Path) -> Optional[dict[str, Any]]:
-    """``rvcqa_content.json`` in the model folder, e.g. ``{"extractor": "standin", "dim": 768, "seed": 0}``."""
-    path = Path(model_root) / CONTENT_DECLARATION
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RvcqaError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise RvcqaError(f"{path}: expected an object like {{\"extractor\": \"standin\", \"dim\": 768, \"seed\": 0}}")
-    return data
-
-
-def content_model_for(
-    model_root: Path, version: str, *, hubert: Optional[Path] = None, device: str = "cpu"
-) -> tuple[Optional[ContentModel], str]:
-    """The content extractor to convert with, and a line saying which (or why none).
-
-    A model folder that declares its extractor (``rvcqa_content.json``, written for models trained
-    on rvcqa's stand-in features) gets that extractor, even when ``--hubert`` is given: the model
-    was trained on it and would be judged on inputs it never saw otherwise. Any other model needs
-    ``--hubert``; without it the answer is ``(None, reason)``.
-    """
-    from rvcqa.synth.synthesizer import phone_dim
-
-    dim = phone_dim(version)
-    declared = read_content_declaration(model_root)
-    if declared is None:
-        if hubert is None:
-            return None, NEEDS_HUBERT
-        from rvcqa.features.hubert import load_hubert
-
-        model = load_hubert(hubert, device=device, version=version)
-        return model, _describe(model)
-    kind = str(declared.get("extractor", "")).lower()
-    if kind != "standin":
-        raise RvcqaError(
-            f"{Path(model_root) / CONTENT_DECLARATION}: extractor {declared.get('extractor')!r} is not one rvcqa "
-            "can build; the only declared extractor is \"standin\" (delete the file and pass --hubert PATH for HuBERT)"
-        )
-    d = int(declared.get("dim", dim))
-    if d != dim:
-        raise RvcqaError(
-            f"{Path(model_root) / CONTENT_DECLARATION}: declares {d}-dim stand-in features but the "
-            f"model ({version}) takes {dim}-dim"
-        )
-    from rvcqa.features.standin import DEFAULT_SEED, StandInContent
-
-    model = StandInContent(dim=d, seed=int(declared.get("seed", DEFAULT_SEED)))
-    note = f"; --hubert {hubert} not used: the model was trained on the stand-in" if hubert is not None else ""
-    return model, f"{_describe(model)} (declared in {CONTENT_DECLARATION}{note})"
-
-
-def _describe(model: Any) -> str:
-    describe = getattr(model, "describe", None)
-    return describe() if callable(describe) else type(model).__name__
-
-
-# --------------------------------------------------------------------------- index
-
-
-@dataclass
-class Retrieval:
-    """A loaded faiss index and its stored vectors (``big_npy``)."""
-
-    index: Any
-    vectors: np.ndarray
-    path: Optional[Path] = None
-
-
-def load_index(index_files: Sequence[Path], dim: int) -> tuple[Optional[Retrieval], str]:
-    """The first usable ``added_*`` (else any) index, or None with the reason (no faiss, none, width)."""
-    if not index_files:
-        return None, "no .index file in the model folder: retrieval off"
-    try:
-        import faiss  # type: ignore[import-not-found]
-    except ImportError:
-        return None, "faiss is not installed (pip install faiss-cpu): retrieval off"
-    ordered = sorted(index_files, key=lambda p: (not p.name.startswith("added_"), p.name))
-    notes = []
-    for path in ordered:
-        try:
-            index = faiss.read_index(str(path))
-        except Exception as exc:  # faiss raises RuntimeError with C++ text
-            notes.append(f"{path.name}: unreadable ({str(exc).splitlines()[0] if str(exc) else exc})")
-            continue
-        if int(index.d) != dim:
-            notes.append(f"{path.name}: {index.d}-dim vectors, the model takes {dim}")
-            continue
-        if int(index.ntotal) == 0:
-            notes.append(f"{path.name}: empty (a trained_ index without add())")
-            continue
-        vectors = index.reconstruct_n(0, index.ntotal)
-        return Retrieval(index, np.asarray(vectors, dtype=np.float32), path), f"index {path.name}"
-    return None, "; ".join(notes) + ": retrieval off"
-
-
-def retrieve(feats: np.ndarray, retrieval: Retrieval, index_rate: float, k: int = 8) -> np.ndarray:
-    """RVC 5.3 step 3: blend each frame with the (1/d)^2-weighted mean of its k nearest vectors.
-
-    Squared-L2 scores of 0 (an exact match) are floored at 1e-12 so the weight is finite; RVC
-    divides by zero there.
-    """
-    score, ix = retrieval.index.search(np.ascontiguousarray(feats, dtype=np.float32), k=k)
-    score = np.asarray(score, dtype=np.float64)
-    weight = np.square(1.0 / np.maximum(score, 1e-12))
-    weight /= weight.sum(axis=1, keepdims=True)
-    found = np.sum(retrieval.vectors[np.asarray(ix)] * weight[:, :, None], axis=1)
-    return (found * index_rate + feats * (1.0 - index_rate)).astype(np.float32)
-
-
-# --------------------------------------------------------------------------- conversion
 
 
 class Converter:
@@ -332,9 +257,11 @@ class Converter:
         self.synth = synth
         self.content = content
         self.settings = settings
-        self.rmvpe = rmvpe
+        self.rmvpe = _padded_like(rmvpe, settings.flavour)
         self.retrieval = retrieval
-        self.sample_rate = int(synth.sample_rate)
+        self.model_rate = int(synth.sample_rate)
+        rs = int(settings.resample_sr)
+        self.sample_rate = rs if self.model_rate != rs >= SAMPLE_RATE else self.model_rate
         self.f0_model = bool(getattr(synth, "f0", True))
         if content is None:
             raise RvcqaError(f"conversion {NEEDS_HUBERT}")
@@ -345,11 +272,11 @@ class Converter:
 
     @property
     def t_pad_tgt(self) -> int:
-        return int(self.sample_rate * self.settings.x_pad)
+        return int(self.model_rate * self.settings.x_pad)
 
     def describe(self) -> dict[str, Any]:
         return {
-            "content": _describe(self.content),
+            "content": describe_model(self.content),
             "f0": (self.rmvpe.describe() if self.rmvpe is not None and hasattr(self.rmvpe, "describe")
                    else ("rmvpe" if self.rmvpe is not None else self.settings.f0_method))
             if self.f0_model else "none (nof0 model)",
@@ -370,10 +297,10 @@ class Converter:
         t_pad, t_pad_tgt = self.t_pad, self.t_pad_tgt
         t_pad2 = 2 * t_pad
         audio_pad = np.pad(audio, (t_pad, t_pad), mode="reflect")
+        pitch: Optional[np.ndarray] = None
+        pitchf: Optional[np.ndarray] = None
         if self.f0_model:
             pitch, pitchf = f0_for(audio_pad, s, self.rmvpe)
-        else:
-            pitch = pitchf = None
         generator = torch.Generator(device="cpu").manual_seed(int(s.seed))
         pieces: list[np.ndarray] = []
         start = 0
@@ -389,7 +316,9 @@ class Converter:
         pieces.append(self._vc(tail, _sl(pitch, sl), _sl(pitchf, sl), generator)[t_pad_tgt:-t_pad_tgt])
         out = np.concatenate(pieces).astype(np.float32)
         if s.rms_mix_rate != 1:
-            out = rms_mix(audio, out, self.sample_rate, s.rms_mix_rate)
+            out = rms_mix(audio, out, self.model_rate, s.rms_mix_rate)
+        if self.sample_rate != self.model_rate:
+            out = resample_output(out, self.model_rate, self.sample_rate)
         seconds = time.perf_counter() - t0
         return Conversion(
             source=Path(source) if source is not None else None,
@@ -436,7 +365,28 @@ class Converter:
             generator=generator,
             source_noise=s.source_noise,
         )
-        return audio.detach().float().cpu().numpy().reshape(-1)
+        return np.asarray(audio.detach().float().cpu().numpy(), dtype=np.float32).reshape(-1)
+
+
+def _padded_like(rmvpe: Any, flavour: str) -> Any:
+    """Applio reflects RMVPE's frame padding where RVC zero-pads; a loaded model follows the flavour."""
+    if rmvpe is None or not hasattr(rmvpe, "pad_mode"):
+        return rmvpe
+    import dataclasses
+
+    return dataclasses.replace(rmvpe, pad_mode="reflect" if flavour == "applio" else "constant")
+
+
+def resample_output(out: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """RVC 5.5 ``resample_sr``: ``librosa.resample`` with librosa >= 0.10's default (soxr_hq).
+
+    RVC-WebUI 20240604 pins librosa 0.9.1, whose default was resampy's kaiser_best (not
+    reproduced sample for sample). Applio 3.x only relabels the file's rate, so its audio plays at
+    the wrong speed; that is not reproduced either.
+    """
+    import librosa
+
+    return np.asarray(librosa.resample(out, orig_sr=sr, target_sr=target_sr, res_type="soxr_hq"), dtype=np.float32)
 
 
 def _sl(arr: Optional[np.ndarray], sl: slice) -> Optional[np.ndarray]:
@@ -444,17 +394,39 @@ def _sl(arr: Optional[np.ndarray], sl: slice) -> Optional[np.ndarray]:
 
 
 def rms_mix(input16k: np.ndarray, output: np.ndarray, sr: int, rate: float) -> np.ndarray:
-    """RVC 5.5 RMS mix: ``out *= rms_in^(1-rate) * rms_out^(rate-1)`` on 0.5 s RMS envelopes."""
+    """RVC 5.5 RMS mix: ``out *= rms_in^(1-rate) * rms_out^(rate-1)`` on 0.5 s RMS envelopes.
+
+    Both envelopes are stretched to the output's length as RVC's ``change_rms`` does (RVC-WebUI
+    20240604, Applio 3.x): ``F.interpolate(mode="linear")``, half-sample aligned
+    (:func:`stretch_linear`), not end to end.
+    """
     import librosa
 
     def envelope(y: np.ndarray, rate_hz: int) -> np.ndarray:
         frame = rate_hz // 2 * 2
         r = librosa.feature.rms(y=y, frame_length=frame, hop_length=rate_hz // 2)[0]
-        return np.interp(np.linspace(0, 1, output.shape[0]), np.linspace(0, 1, r.shape[0]), r)
+        return stretch_linear(r, output.shape[0])
 
     rms_in = envelope(input16k, SAMPLE_RATE)
     rms_out = np.maximum(envelope(output, sr), 1e-6)
-    return (output * np.power(rms_in, 1 - rate) * np.power(rms_out, rate - 1)).astype(np.float32)
+    gain = np.power(rms_in, 1 - rate) * np.power(rms_out, rate - 1)
+    return np.asarray(output * gain, dtype=np.float32)
+
+
+def stretch_linear(values: np.ndarray, size: int) -> np.ndarray:
+    """``torch.nn.functional.interpolate(mode="linear", align_corners=False)`` of a 1-D array.
+
+    Output sample ``i`` reads the input at ``(i + 0.5) * n / size - 0.5`` (clamped at 0 and at the
+    last value), so each input value sits at the centre of the stretch it covers.
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size == 1 or size == 0:
+        return np.full(size, v[0] if v.size else 0.0)
+    src = np.maximum((np.arange(size) + 0.5) * (v.size / size) - 0.5, 0.0)
+    lo = np.minimum(np.floor(src).astype(np.int64), v.size - 1)
+    hi = np.minimum(lo + 1, v.size - 1)
+    frac = src - lo
+    return np.asarray(v[lo] * (1.0 - frac) + v[hi] * frac, dtype=np.float64)
 
 
 def convert_files(
@@ -471,100 +443,30 @@ def convert_files(
     """
     from rvcqa.audio import check_signal
 
-    done: list[Conversion] = []
-    failed: dict[str, str] = {}
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    for k, path in enumerate(inputs, 1):
-        try:
-            y = load_input(path)
-            check_signal(y, SAMPLE_RATE, name=str(path))
-            conv = converter.convert(y, source=Path(path))
-        except AudioError as exc:
-            failed[str(path)] = str(exc)
-            say(log, progress, f"conversion {k}/{len(inputs)} {Path(path).name}: skipped ({exc})")
-            continue
+    suffix = f"_{int(converter.settings.transpose):+d}st" if converter.settings.transpose else ""
+
+    def prepare(path: Path) -> Conversion:
+        y = load_input(path)
+        check_signal(y, SAMPLE_RATE, name=str(path))
+        return converter.convert(y, source=Path(path))
+
+    def finish(path: Path, conv: Conversion) -> tuple[Conversion, str]:
         if out_dir is not None:
-            from rvcqa.resynth import write_wav
-
-            suffix = f"_{int(converter.settings.transpose):+d}st" if converter.settings.transpose else ""
             conv.output_path = write_wav(Path(out_dir) / f"{Path(path).stem}{suffix}.wav", conv.output, conv.sample_rate)
-        done.append(conv)
-        say(
-            log,
-            progress,
-            f"conversion {k}/{len(inputs)} {Path(path).name}: {conv.input16k.size / SAMPLE_RATE:.2f} s in "
-            f"{conv.seconds:.2f} s (RTF {conv.real_time_factor:.2f})"
-            + (f" -> {conv.output_path}" if conv.output_path else ""),
-        )
-    return done, failed
+        line = (f"{conv.input16k.size / SAMPLE_RATE:.2f} s in {conv.seconds:.2f} s (RTF {conv.real_time_factor:.2f})"
+                + (f" -> {conv.output_path}" if conv.output_path else ""))
+        return conv, line
+
+    return run_each(inputs, "conversion", key=str, name=lambda p: Path(p).name, prepare=prepare, finish=finish,
+                    log=log, progress=progress)
 
 
-# --------------------------------------------------------------------------- metrics
-
-
-@dataclass
-class ConversionMetrics:
-    """Output vs input for one conversion. The input is what the model was fed (16 kHz,
-    prepared). Flatness and ZCR are measured on both signals at 16 kHz (the output resampled),
-    flatness within the input's content band: the same STFT frames and bandwidth for both, so the
-    output's extra bandwidth above 8 kHz neither helps nor hurts it. RMS, peak, clipping and
-    duration are measured on the output as produced (model rate)."""
-
-    name: str
-    band_hz: Optional[tuple[float, float]] = None
-    flatness: Optional[float] = None
-    flatness_input: Optional[float] = None
-    zcr_hz: Optional[float] = None  # output resampled to 16 kHz
-    zcr_full_rate_hz: Optional[float] = None  # output at the model rate, for reference
-    zcr_input_hz: Optional[float] = None
-    rms: Optional[float] = None
-    rms_input: Optional[float] = None
-    peak: Optional[float] = None
-    clipping: Optional[float] = None
-    duration_ratio: Optional[float] = None
-    duration_s: Optional[float] = None
-    input_duration_s: Optional[float] = None
-    f0: Any = None
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def zcr_ratio(self) -> Optional[float]:
-        if self.zcr_hz is None or not self.zcr_input_hz:
-            return None
-        return self.zcr_hz / self.zcr_input_hz
-
-
-def measure_conversion(conv: Conversion, *, transpose: float = 0.0, f0: bool = True) -> ConversionMetrics:
-    from rvcqa import metrics as M
-    from rvcqa.audio import resample
-
-    name = conv.source.name if conv.source else "input"
-    m = ConversionMetrics(name)
-    x, y, sr = conv.input16k, conv.output, conv.sample_rate
-    try:
-        band = M.content_band(x, SAMPLE_RATE, name=f"input {name}")
-        m.band_hz = band.as_tuple()
-        m.flatness_input = float(M.spectral_flatness(x, SAMPLE_RATE, band, name="input"))
-        m.zcr_input_hz = M.zcr_hz(x, SAMPLE_RATE, name="input")
-        m.rms_input = M.rms(x)
-    except AudioError as exc:
-        m.errors["input"] = str(exc)
-        return m
-    m.duration_ratio = M.duration_ratio(y, sr, x, SAMPLE_RATE)
-    m.duration_s, m.input_duration_s = y.size / sr, x.size / SAMPLE_RATE
-    try:
-        m.rms, m.peak, m.clipping = M.rms(y), M.peak(y), M.clipping_fraction(y)
-        m.zcr_full_rate_hz = M.zcr_hz(y, sr, name="output")
-        y16 = resample(y, sr, SAMPLE_RATE)
-        m.flatness = float(M.spectral_flatness(y16, SAMPLE_RATE, band, name="output at 16 kHz"))
-        m.zcr_hz = M.zcr_hz(y16, SAMPLE_RATE, name="output at 16 kHz")
-    except AudioError as exc:
-        m.errors["output"] = str(exc)
-        return m
-    if f0:
-        try:
-            m.f0 = M.f0_metrics(x, SAMPLE_RATE, y, sr, transpose_semitones=transpose)
-        except AudioError as exc:
-            m.errors["f0"] = str(exc)
-    return m
+#: re-exported for callers that build a conversion from this module alone (quality_tests/test_speed.py)
+__all__ = [
+    "CONTENT_DECLARATION", "FLAVOURS", "NEEDS_HUBERT", "AUDIO_SUFFIXES", "SAMPLE_RATE", "WINDOW", "ContentModel",
+    "Conversion", "Converter", "LastLayerContent", "PipelineSettings", "Retrieval", "bundled_reference_audio",
+    "content_model_for", "convert_files", "expand_inputs", "f0_for", "load_index", "load_input", "prepare_input",
+    "resample_output", "retrieve", "rms_mix", "split_points", "stretch_linear",
+]

@@ -62,7 +62,7 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
-        return _jsonable(data)
+        return jsonable(data)
 
 
 def passed(check: str, message: str, **kw: Any) -> Finding:
@@ -92,20 +92,24 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON-able data: numpy scalars and arrays as numbers and lists, NaN/Inf as text."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if hasattr(value, "item"):
         try:
-            return _jsonable(value.item())
+            return jsonable(value.item())
         except (ValueError, RuntimeError):
             pass
     if hasattr(value, "tolist"):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     return str(value)
+
+
+_jsonable = jsonable  # the old private name, until every caller imports ``jsonable``

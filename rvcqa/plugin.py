@@ -1,20 +1,24 @@
 """The pytest plugin: ``pytest --model-dir logs/lexi``.
 
-Registered through the ``pytest11`` entry point. Importing it must stay cheap (no torch): the
-heavy work happens inside fixtures, so ``pytest --help`` is instant.
+Registered through the ``pytest11`` entry point. This module only declares the options and, in
+``pytest_configure``, registers one :class:`RvcqaPlugin` object (named ``rvcqa-session``) whose
+methods are the hooks; under pytest-xdist a second, small object handles the xdist-only hooks.
+Importing it must stay cheap (no torch): the heavy work happens inside fixtures, so
+``pytest --help`` is instant.
 """
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Generator
 
 import pytest
 
-from rvcqa.context import ModelContext, Options
+from rvcqa.context import ModelContext
 from rvcqa.errors import RvcqaError
-from rvcqa.modeldir import ModelDir, discover, resolve_model_dir_arg
 from rvcqa.options import device_type, segments_type, threshold_type, transpose_type
+from rvcqa.progress import Progress
+from rvcqa.session import ContextRequest, Contexts, build_contexts
 
 MARKERS = {
     "rvcqa_structure": "structural invariants of the inference model (config, layers, weights)",
@@ -26,18 +30,14 @@ MARKERS = {
     "rvcqa_slow": "slow checks, deselect with -m 'not rvcqa_slow'",
     "rvcqa_threshold": "rvcqa_threshold({'KEY': VALUE, ...}) or (**kw): per-test threshold overrides",
 }
+#: pytest-benchmark's columns for the speed tests when none are chosen: their table fits 120 columns
+BENCHMARK_COLUMNS = ["min", "median", "max", "rounds"]
+PLUGIN_NAME = "rvcqa-session"
+XDIST_PLUGIN_NAME = "rvcqa-xdist"
 
-_SESSION_KEY = pytest.StashKey["RvcqaSession"]()
-
-
-class RvcqaSession:
-    """Everything the plugin resolved at start-up: models, options, thresholds, results dir."""
-
-    def __init__(self, models: list[ModelContext], results_root: Path, header: list[str]):
-        self.models = models
-        self.results_root = results_root
-        self.header = header
-        self.by_name = {m.name: m for m in models}
+#: the session object built for this run (kept under the old name: tests and helpers import it)
+RvcqaSession = Contexts
+_EARLY_NOTES = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,10 +68,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     metavar="cpu|cuda|auto", help="device to run models on (default cpu)")
     group.addoption("--rvcqa-threshold", action="append", dest="rvcqa_thresholds", default=[],
                     type=threshold_type, metavar="KEY=VALUE", help="override one threshold of the profile")
+    group.addoption("--rvcqa-sweep", action="store_true", dest="rvcqa_sweep", default=False,
+                    help="rank every saved checkpoint (G_*.pth, per-epoch files) by resynthesis quality and check "
+                         "that the released model is the best one (slow: minutes on CPU)")
+    from rvcqa.report.gate import add_options
+
+    add_options(group)
     parser.addini("rvcqa_model_dirs", "model directories to gate when --model-dir is not given", type="paths", default=[])
     parser.addini("rvcqa_results", "results folder (default ./rvcqa-results)", default="")
     parser.addini("rvcqa_thresholds", "threshold overrides, KEY=VALUE per line", type="linelist", default=[])
-    _add_report_options(group)  # issue 8: see the "report & baselines" block at the end
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Before anything is collected or cached: keep the rootdir and cache out of the model folders."""
+    from rvcqa.rootdir import anchor
+
+    early_config.stash[_EARLY_NOTES] = anchor(early_config, quality_tests_dir())
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,9 +92,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     if _wants_quality_suite(config):
         config.args[:] = [str(quality_tests_dir())]
+    from rvcqa.rootdir import place_benchmarks
+
+    results = config.getoption("rvcqa_results") or config.getini("rvcqa_results") or None
+    config.stash[_EARLY_NOTES] = config.stash.get(_EARLY_NOTES, []) + place_benchmarks(config, results)
+    if config.getoption("rvcqa_model_dirs") and getattr(config.option, "benchmark_columns", "") is None:
+        config.option.benchmark_columns = list(BENCHMARK_COLUMNS)
+    plugin = RvcqaPlugin(config)
+    config.pluginmanager.register(plugin, PLUGIN_NAME)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(RvcqaXdist(plugin), XDIST_PLUGIN_NAME)
     if _collects_quality_suite(config):
         try:
-            config.stash[_SESSION_KEY] = _build_session(config)
+            plugin.start()
         except RvcqaError as error:
             raise pytest.UsageError(f"rvcqa: {error}") from None
 
@@ -116,121 +139,146 @@ def _collects_quality_suite(config: pytest.Config) -> bool:
     return False
 
 
-def _build_session(config: pytest.Config) -> RvcqaSession:
-    from rvcqa.profile import build_profile
-
-    cwd = Path(config.invocation_params.dir)
-    header: list[str] = []
-    args = list(config.getoption("rvcqa_model_dirs")) or [str(p) for p in config.getini("rvcqa_model_dirs")]
-    if not args:
-        from rvcqa.demo import demo_model_dir
-
-        demo = demo_model_dir()
-        args = [str(demo)]
-        header.append(f"no --model-dir given: using the built-in demo model {demo}")
-    model_file = config.getoption("rvcqa_model_file")
-    if model_file and len(args) > 1:
-        raise RvcqaError("--model-file applies to one model; pass it with a single --model-dir")
-    rvc_root = cwd if (cwd / "logs").is_dir() or (cwd / "assets").is_dir() else None
-    results_opt = config.getoption("rvcqa_results") or config.getini("rvcqa_results") or "rvcqa-results"
-    results_root = (cwd / results_opt).resolve()
-    thresholds = build_profile(
-        directory=cwd, ini_lines=config.getini("rvcqa_thresholds"), cli=config.getoption("rvcqa_thresholds")
+def context_request(config: pytest.Config) -> ContextRequest:
+    """The plugin's options as a :class:`~rvcqa.session.ContextRequest`."""
+    dirs = list(config.getoption("rvcqa_model_dirs")) or [str(p) for p in config.getini("rvcqa_model_dirs")]
+    return ContextRequest(
+        model_dirs=dirs,
+        cwd=Path(config.invocation_params.dir),
+        model_file=config.getoption("rvcqa_model_file"),
+        train_log=config.getoption("rvcqa_train_log"),
+        reference_model=config.getoption("rvcqa_reference_model"),
+        pretrained=config.getoption("rvcqa_pretrained"),
+        hubert=config.getoption("rvcqa_hubert"),
+        rmvpe=config.getoption("rvcqa_rmvpe"),
+        reference_audio=list(config.getoption("rvcqa_reference_audio")),
+        results=config.getoption("rvcqa_results") or config.getini("rvcqa_results") or None,
+        segments=config.getoption("rvcqa_segments"),
+        transpose=config.getoption("rvcqa_transpose"),
+        device=config.getoption("rvcqa_device"),
+        sweep=bool(config.getoption("rvcqa_sweep", False)),
+        threshold_ini=list(config.getini("rvcqa_thresholds")),
+        threshold_cli=list(config.getoption("rvcqa_thresholds")),
+        demo_when_empty=True,
     )
-    hubert = _default_asset(config.getoption("rvcqa_hubert"), rvc_root, "assets/hubert/hubert_base.pt", "--hubert", header)
-    rmvpe = _default_asset(config.getoption("rvcqa_rmvpe"), rvc_root, "assets/rmvpe/rmvpe.pt", "--rmvpe", header)
-    models: list[ModelContext] = []
-    seen: set[str] = set()
-    for arg in args:
-        path, note = resolve_model_dir_arg(arg, cwd)
-        if note:
-            header.append(note)
-        md = discover(path, model_file=model_file, train_log=config.getoption("rvcqa_train_log"), rvc_root=rvc_root)
-        name = md.name if md.name not in seen else f"{md.name}-{len(seen)}"
-        seen.add(name)
-        _check_results_outside(results_root, md)
-        options = Options(
-            reference_model=_path_or_none(config.getoption("rvcqa_reference_model"), cwd),
-            pretrained=_path_or_none(config.getoption("rvcqa_pretrained"), cwd),
-            hubert=hubert,
-            rmvpe=rmvpe,
-            reference_audio=[_path_or_none(p, cwd) for p in config.getoption("rvcqa_reference_audio")],  # type: ignore[misc]
-            results_dir=results_root / name,
-            segments=config.getoption("rvcqa_segments"),
-            transpose=config.getoption("rvcqa_transpose"),
-            device=_resolve_device(config.getoption("rvcqa_device")),
-        )
-        ctx = ModelContext(md, options, thresholds, name=name)
-        models.append(ctx)
-        header.append(_describe_model(name, md))
-    header.append(f"results: {results_root}{os.sep}<model>{os.sep}")
-    return RvcqaSession(models, results_root, header)
 
 
-def _describe_model(name: str, md: ModelDir) -> str:
-    inference = f"{md.inference_file} ({md.inference_source})" if md.inference_file else "no inference model found"
-    return f"model {name}: {md.root} [{md.layout} layout]; inference file: {inference}"
+def rvcqa_session(config: pytest.Config) -> Contexts | None:
+    """The contexts of this run, or None when no quality test is collected."""
+    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    return plugin.session if isinstance(plugin, RvcqaPlugin) else None
 
 
-def _default_asset(given: str | None, rvc_root: Path | None, rel: str, flag: str, header: list[str]) -> Path | None:
-    if given:
-        return Path(given).expanduser()
-    if rvc_root is not None and (rvc_root / rel).is_file():
-        header.append(f"{flag} defaulted to {rel}")
-        return rvc_root / rel
-    return None
+def live_printer(config: pytest.Config) -> Progress:
+    """One line on stderr while a test runs (as live logging does: capture paused)."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+
+    def write(line: str) -> None:
+        if capman is None:
+            print(f"rvcqa: {line}", file=sys.stderr, flush=True)
+            return
+        with capman.global_and_fixture_disabled():
+            print(f"rvcqa: {line}", file=sys.stderr, flush=True)
+
+    return write
 
 
-def _path_or_none(value: str | None, cwd: Path) -> Path | None:
-    if not value:
-        return None
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else cwd / p
+class RvcqaPlugin:
+    """The rvcqa session: the contexts of this run and every hook that needs them."""
 
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.session: Contexts | None = None
 
-def _resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    try:
-        import torch
+    def start(self) -> Contexts:
+        """Build the contexts once (at configure, or when the first test asks for ``rvc_model``)."""
+        if self.session is None:
+            from rvcqa.report import gate
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:  # pragma: no cover
-        return "cpu"
+            self.session = build_contexts(context_request(self.config))
+            notes: list[str] = self.config.stash.get(_EARLY_NOTES, [])
+            self.session.header[:0] = notes
+            if self.config.getoption("rvcqa_sweep", False):
+                printer = live_printer(self.config)
+                for ctx in self.session.models:
+                    ctx.sweep_progress = printer
+            gate.configure(self.config, self.session)
+        return self.session
 
+    # ------------------------------------------------------------------ collection
+    def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
+        if self.session is None:
+            return None
+        return [f"rvcqa: {line}" for line in self.session.header]
 
-def _check_results_outside(results_root: Path, md: ModelDir) -> None:
-    model_root = md.root.resolve()
-    if results_root == model_root or model_root in results_root.parents:
-        raise RvcqaError(
-            f"results folder {results_root} is inside the model directory {md.root}; rvcqa never writes "
-            "into a model directory: choose another --rvcqa-results"
-        )
-
-
-def rvcqa_session(config: pytest.Config) -> RvcqaSession | None:
-    return config.stash.get(_SESSION_KEY, None)
-
-
-def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    session = rvcqa_session(config)
-    if session is None:
-        return None
-    return [f"rvcqa: {line}" for line in session.header]
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "rvc_model" not in metafunc.fixturenames:
-        return
-    session = rvcqa_session(metafunc.config)
-    if session is None:
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "rvc_model" not in metafunc.fixturenames:
+            return
         try:
-            session = _build_session(metafunc.config)
+            session = self.start()
         except RvcqaError as error:
             raise pytest.UsageError(f"rvcqa: {error}") from None
-        metafunc.config.stash[_SESSION_KEY] = session
-    names = [m.name for m in session.models]
-    metafunc.parametrize("rvc_model", names, ids=names, indirect=True)
+        names = [m.name for m in session.models]
+        metafunc.parametrize("rvc_model", names, ids=names, indirect=True)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        from rvcqa.report import gate
+
+        gate.collection_modifyitems(config, items)
+
+    # ------------------------------------------------------------------ running
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+        """Tag each report with its model so summaries and xdist merges can group by model."""
+        outcome = yield
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "rvc_model" in callspec.params:
+            report = outcome.get_result()
+            if ("rvcqa_model", callspec.params["rvc_model"]) not in report.user_properties:
+                report.user_properties.append(("rvcqa_model", callspec.params["rvc_model"]))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from rvcqa.report import gate
+
+        gate.sessionfinish(session, self.session)
+
+    # ------------------------------------------------------------------ the one summary
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.session is None:
+            return
+        from rvcqa.report import gate
+        from rvcqa.summary import summary_lines
+
+        lines = summary_lines(self.session.models, terminalreporter.stats)
+        if lines:
+            terminalreporter.section("rvcqa summary")
+            for line in lines:
+                terminalreporter.write_line(line)
+        for name, table in gate.sweep_tables(config, self.session).items():
+            terminalreporter.section(f"rvcqa checkpoint sweep: {name}")
+            for line in table.splitlines():
+                terminalreporter.write_line(line)
+        gate.terminal_summary(terminalreporter, config)
+
+
+class RvcqaXdist:
+    """The pytest-xdist hooks, registered only when xdist is active (its hook specs exist then)."""
+
+    def __init__(self, plugin: RvcqaPlugin) -> None:
+        self.plugin = plugin
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        from rvcqa.report import gate
+
+        gate.testnodedown(node.config, node, error)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        from rvcqa.report import gate
+
+        return gate.make_scheduler(config, log, self.plugin.session)
 
 
 @pytest.fixture
@@ -262,147 +310,3 @@ def rvcqa_results_dir(rvc_model: ModelContext) -> Path:
     path = rvc_model.options.results_dir or Path("rvcqa-results") / rvc_model.name
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
-    """Tag each report with its model so summaries and xdist merges can group by model."""
-    outcome = yield
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None and "rvc_model" in callspec.params:
-        report = outcome.get_result()
-        if ("rvcqa_model", callspec.params["rvc_model"]) not in report.user_properties:
-            report.user_properties.append(("rvcqa_model", callspec.params["rvc_model"]))
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    session = rvcqa_session(config)
-    if session is None:
-        return
-    from rvcqa.summary import summary_lines
-
-    lines = summary_lines(session.models, terminalreporter.stats)
-    if lines:
-        terminalreporter.section("rvcqa summary")
-        for line in lines:
-            terminalreporter.write_line(line)
-
-
-# --- report & baselines (issue 8) ---
-# Options: rvcqa.report.gate.add_options. The hooks are named pytest_rvcqa_gate_* (pytest only
-# looks at "pytest_" names) and registered under their pytest hook names through
-# ``specname`` so they never clash with this module's own hook functions; logic lives in
-# rvcqa.report.gate (report, baselines, exit status) and rvcqa.xdist (grouping, worker results).
-
-def _add_report_options(group: Any) -> None:
-    from rvcqa.report.gate import add_options
-
-    add_options(group)
-
-
-@pytest.hookimpl(specname="pytest_configure", trylast=True)
-def pytest_rvcqa_gate_configure(config: pytest.Config) -> None:
-    from rvcqa.report import gate
-
-    gate.configure(config, rvcqa_session(config))
-
-
-@pytest.hookimpl(specname="pytest_collection_modifyitems", tryfirst=True)
-def pytest_rvcqa_gate_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from rvcqa.report import gate
-
-    gate.collection_modifyitems(config, items)
-
-
-@pytest.hookimpl(specname="pytest_testnodedown", optionalhook=True)
-def pytest_rvcqa_gate_testnodedown(node: Any, error: Any) -> None:
-    from rvcqa.report import gate
-
-    gate.testnodedown(node.config, node, error)
-
-
-@pytest.hookimpl(specname="pytest_xdist_make_scheduler", optionalhook=True, tryfirst=True)
-def pytest_rvcqa_gate_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    from rvcqa.report import gate
-
-    return gate.make_scheduler(config, log, rvcqa_session(config))
-
-
-@pytest.hookimpl(specname="pytest_sessionfinish", trylast=True)
-def pytest_rvcqa_gate_sessionfinish(session: pytest.Session) -> None:
-    from rvcqa.report import gate
-
-    gate.sessionfinish(session, rvcqa_session(session.config))
-
-
-@pytest.hookimpl(specname="pytest_terminal_summary", trylast=True)
-def pytest_rvcqa_gate_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    from rvcqa.report import gate
-
-    gate.terminal_summary(terminalreporter, config)
-# --- end report & baselines ---
-
-
-# --- sweep (issue 10) ---
-# ``--rvcqa-sweep``: rank every saved checkpoint (rvcqa.checks.sweep; the work is rvcqa.sweep).
-# Registered under pytest's hook names through ``specname`` so nothing above changes: the option,
-# switching ``Options.sweep`` on for every model once the session exists (it is built either in
-# pytest_configure or lazily in pytest_generate_tests), and the sweep table in the terminal summary.
-
-@pytest.hookimpl(specname="pytest_addoption")
-def pytest_rvcqa_sweep_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("rvcqa")
-    group.addoption("--rvcqa-sweep", action="store_true", dest="rvcqa_sweep", default=False,
-                    help="rank every saved checkpoint (G_*.pth, per-epoch files) by resynthesis quality and check "
-                         "that the released model is the best one (slow: minutes on CPU)")
-
-
-def _apply_sweep_option(config: pytest.Config) -> None:
-    session = rvcqa_session(config)
-    if session is not None and config.getoption("rvcqa_sweep", False):
-        for ctx in session.models:
-            ctx.options.sweep = True
-            ctx.sweep_progress = _sweep_progress(config)  # type: ignore[attr-defined]
-
-
-def _sweep_progress(config: pytest.Config) -> Any:
-    """One line per candidate on stderr while the test runs (as live logging does: capture paused)."""
-    import sys
-
-    capman = config.pluginmanager.getplugin("capturemanager")
-
-    def write(line: str) -> None:
-        if capman is None:
-            print(f"rvcqa: {line}", file=sys.stderr, flush=True)
-            return
-        with capman.global_and_fixture_disabled():
-            print(f"rvcqa: {line}", file=sys.stderr, flush=True)
-
-    return write
-
-
-@pytest.hookimpl(specname="pytest_configure", trylast=True)
-def pytest_rvcqa_sweep_configure(config: pytest.Config) -> None:
-    _apply_sweep_option(config)
-
-
-@pytest.hookimpl(specname="pytest_generate_tests", trylast=True)
-def pytest_rvcqa_sweep_generate_tests(metafunc: pytest.Metafunc) -> None:
-    _apply_sweep_option(metafunc.config)
-
-
-@pytest.hookimpl(specname="pytest_terminal_summary")
-def pytest_rvcqa_sweep_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    session = rvcqa_session(config)
-    if session is None:
-        return
-    from rvcqa.checks.sweep import cached_result
-
-    for ctx in session.models:
-        result = cached_result(ctx)
-        if result is None:
-            continue
-        terminalreporter.section(f"rvcqa checkpoint sweep: {ctx.name}")
-        for line in result.table().splitlines():
-            terminalreporter.write_line(line)
-# --- end sweep ---

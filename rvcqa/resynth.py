@@ -15,12 +15,13 @@ training inputs (RVC_FORMATS 3.1). For each chosen segment ``{i}_{j}``:
 - target: ``0_gt_wavs/{i}_{j}.wav`` (Applio ``sliced_audios``) cut to ``frames * hop`` samples.
 
 Outputs are written as float WAVs under ``<results>/resynthesis/`` (never into the model folder).
-:func:`measure_segment` computes the comparison metrics; :mod:`rvcqa.checks.perceptual` judges them.
+:func:`rvcqa.measure.measure_segment` computes the comparison metrics; the perceptual checks judge
+them. ``measure_segment``, ``mel_distances``, ``SegmentMetrics``, ``safe_output_dir`` and
+``write_wav`` are re-exported here for the sweep, which imports them from this module.
 """
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +29,20 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from rvcqa.progress import Progress, say
+from rvcqa.dataset import natural_key
 from rvcqa.errors import AudioError, ModelDirError, RvcqaError
+from rvcqa.measure import SegmentMetrics, measure_segment, mel_distances
 from rvcqa.modeldir import ModelDir, stems
+from rvcqa.outputs import safe_output_dir, write_wav
+from rvcqa.progress import Progress, run_each
 
 log = logging.getLogger("rvcqa.resynth")
+
+__all__ = [
+    "MIN_SEGMENT_S", "Resynthesis", "Segment", "SegmentInputs", "SegmentMetrics", "SegmentResult", "choose_segments",
+    "find_segments", "load_segment_inputs", "measure_segment", "mel_distances", "resynthesize",
+    "run_model", "safe_output_dir", "write_wav",
+]
 
 
 #: Segments shorter than this are not worth judging (pYIN and the 48k log-mel need a few frames).
@@ -90,10 +100,6 @@ class Resynthesis:
 # --------------------------------------------------------------------------- discovery
 
 
-def _natural(stem: str) -> list[Any]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", stem)]
-
-
 def find_segments(md: ModelDir, *, need_f0: bool = True) -> tuple[list[Segment], dict[str, str]]:
     """Stems present in every folder the model needs (RVC's filelist rule), with their GT length.
 
@@ -127,7 +133,7 @@ def find_segments(md: ModelDir, *, need_f0: bool = True) -> tuple[list[Segment],
 
     segments: list[Segment] = []
     excluded: dict[str, str] = {}
-    for stem in sorted(common, key=_natural):
+    for stem in sorted(common, key=natural_key):
         try:
             info = sf.info(str(gt[stem]))
         except Exception as exc:  # soundfile raises several types
@@ -165,12 +171,12 @@ def choose_segments(segments: Sequence[Segment], n: Optional[int], seed: int) ->
     if n is None or n >= len(usable):
         chosen = list(usable)
     else:
-        ranked = sorted(usable, key=lambda s: (-s.duration_s, _natural(s.stem)))
+        ranked = sorted(usable, key=lambda s: (-s.duration_s, natural_key(s.stem)))
         pool = ranked[: min(len(ranked), 2 * n)]
         rng = np.random.default_rng(seed)
         picks = rng.choice(len(pool), size=n, replace=False)
         chosen = [pool[int(i)] for i in picks]
-    return sorted(chosen, key=lambda s: _natural(s.stem))
+    return sorted(chosen, key=lambda s: natural_key(s.stem))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -254,28 +260,6 @@ def run_model(synth: Any, inputs: SegmentInputs, *, sid: int = 0) -> np.ndarray:
     return np.ascontiguousarray(out[: inputs.frames * int(synth.hop)], dtype=np.float32)
 
 
-def safe_output_dir(results_dir: Optional[Path], md: ModelDir, name: str, sub: str) -> Path:
-    """``results_dir/sub`` (default ``./rvcqa-results/NAME/sub``), refused inside the model folder."""
-    base = Path(results_dir) if results_dir is not None else Path("rvcqa-results") / name
-    out = (base / sub).resolve()
-    model_root = md.root.resolve()
-    if out == model_root or model_root in out.parents:
-        raise RvcqaError(
-            f"results folder {out} is inside the model directory {md.root}; rvcqa never writes into a "
-            "model directory: choose another --rvcqa-results"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def write_wav(path: Path, audio: np.ndarray, sr: int) -> Path:
-    """Float32 WAV (RVC's own 0_gt_wavs format), values as produced (not clipped or rescaled)."""
-    import soundfile as sf
-
-    sf.write(str(path), np.asarray(audio, dtype=np.float32), int(sr), subtype="FLOAT")
-    return path
-
-
 def resynthesize(
     synth: Any,
     md: ModelDir,
@@ -311,26 +295,21 @@ def resynthesize(
     chosen = choose_segments(matching, segments, seed)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    results: list[SegmentResult] = []
-    total = len(chosen)
-    for k, seg in enumerate(chosen, 1):
-        try:
-            inputs = load_segment_inputs(seg, sample_rate=sr, hop=hop, phone_dim=dim, f0=f0)
-        except AudioError as exc:
-            skipped[seg.stem] = str(exc)
-            say(log, progress, f"resynthesis {k}/{total} {seg.stem}: skipped ({exc})")
-            continue
+
+    def prepare(seg: Segment) -> SegmentInputs:
+        return load_segment_inputs(seg, sample_rate=sr, hop=hop, phone_dim=dim, f0=f0)
+
+    def finish(seg: Segment, inputs: SegmentInputs) -> tuple[SegmentResult, str]:
         t0 = time.perf_counter()
         out = run_model(synth, inputs, sid=sid)
         seconds = time.perf_counter() - t0
         path = write_wav(out_dir / f"{seg.stem}.wav", out, sr) if out_dir is not None else None
-        results.append(SegmentResult(seg, out, inputs.target, sr, inputs.frames, path, seconds))
-        say(
-            log,
-            progress,
-            f"resynthesis {k}/{total} {seg.stem}: {inputs.frames / 100:.2f} s in {seconds:.2f} s"
-            + (f" -> {path}" if path else ""),
-        )
+        line = f"{inputs.frames / 100:.2f} s in {seconds:.2f} s" + (f" -> {path}" if path else "")
+        return SegmentResult(seg, out, inputs.target, sr, inputs.frames, path, seconds), line
+
+    results, unusable = run_each(chosen, "resynthesis", key=lambda s: s.stem, name=lambda s: s.stem,
+                                 prepare=prepare, finish=finish, log=log, progress=progress)
+    skipped.update(unusable)
     return Resynthesis(
         results,
         skipped,
@@ -346,98 +325,3 @@ def resynthesize(
             "alignment": "min(2*T_feat, f0 frames, len(gt)//hop) frames, features repeated x2",
         },
     )
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-@dataclass
-class SegmentMetrics:
-    """Comparison of one resynthesised segment with its GT. ``errors`` holds metrics that could
-    not be computed (e.g. silent output) as metric -> one-line reason."""
-
-    stem: str
-    band_hz: Optional[tuple[float, float]] = None
-    flatness: Optional[float] = None
-    flatness_gt: Optional[float] = None
-    zcr_hz: Optional[float] = None
-    zcr_gt_hz: Optional[float] = None
-    mel_distance: Optional[float] = None  # in the GT's content band (judged)
-    mel_distance_full: Optional[float] = None  # all mel bands: RVC's loss_mel / 45
-    rms: Optional[float] = None
-    rms_gt: Optional[float] = None
-    f0: Any = None  # rvcqa.metrics.F0Comparison
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def zcr_ratio(self) -> Optional[float]:
-        if self.zcr_hz is None or not self.zcr_gt_hz:
-            return None
-        return self.zcr_hz / self.zcr_gt_hz
-
-    @property
-    def rms_ratio(self) -> Optional[float]:
-        if self.rms is None or not self.rms_gt:
-            return None
-        return self.rms / self.rms_gt
-
-
-def mel_distances(out: np.ndarray, gt: np.ndarray, sr: int, band: Any) -> tuple[float, float]:
-    """(in-band, full-band) mean |log-mel(out) - log-mel(gt)| with RVC's mel settings for ``sr``.
-
-    Full band is what RVC's loss_mel measures (/45). In-band keeps only the mel bands whose centre
-    frequency lies in the GT's content band: a GT upsampled from 22-44 kHz has an empty top band
-    whose log-mel sits at the clamp, where a faint, inaudible noise floor in the output costs more
-    than audible errors in the speech band (white noise at 40 dB SNR: full band 0.77, in-band 0.23
-    on LJ Speech). Frames are cut to the shorter signal, no time warping.
-    """
-    import librosa
-
-    from rvcqa import metrics as M
-
-    s = M.rvc_mel_settings(sr)
-    a = M.log_mel(out, sr, s, name="output")
-    b = M.log_mel(gt, sr, s, name="GT")
-    n = min(a.shape[1], b.shape[1])
-    diff = np.abs(a[:, :n] - b[:, :n])
-    centres = librosa.mel_frequencies(n_mels=s.n_mels + 2, fmin=s.fmin, fmax=s.fmax)[1:-1]
-    lo, hi = band.as_tuple() if hasattr(band, "as_tuple") else band
-    inside = (centres >= lo) & (centres <= hi)
-    if not inside.any():
-        inside[:] = True
-    return float(diff[inside].mean(dtype=np.float64)), float(diff.mean(dtype=np.float64))
-
-
-def measure_segment(result: SegmentResult, *, f0: bool = True) -> SegmentMetrics:
-    """Flatness (in the GT's content band), ZCR, log-mel L1 (in-band and full), RMS and F0
-    agreement with the GT."""
-    from rvcqa import metrics as M
-
-    m = SegmentMetrics(result.segment.stem)
-    sr, out, gt = result.sample_rate, result.output, result.target
-    try:
-        band = M.content_band(gt, sr, name=f"GT {result.segment.gt.name}")
-        m.band_hz = band.as_tuple()
-        m.flatness_gt = float(M.spectral_flatness(gt, sr, band, name="GT"))
-        m.zcr_gt_hz = M.zcr_hz(gt, sr, name="GT")
-        m.rms_gt = M.rms(gt)
-    except AudioError as exc:
-        m.errors["gt"] = str(exc)
-        return m
-    try:
-        m.rms = M.rms(out)
-        m.flatness = float(M.spectral_flatness(out, sr, band, name="output"))
-        m.zcr_hz = M.zcr_hz(out, sr, name="output")
-    except AudioError as exc:
-        m.errors["output"] = str(exc)
-        return m
-    try:
-        m.mel_distance, m.mel_distance_full = mel_distances(out, gt, sr, band)
-    except AudioError as exc:
-        m.errors["mel"] = str(exc)
-    if f0:
-        try:
-            m.f0 = M.f0_metrics(gt, sr, out, sr)
-        except AudioError as exc:
-            m.errors["f0"] = str(exc)
-    return m

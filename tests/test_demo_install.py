@@ -76,3 +76,14 @@ def test_wheel_install_runs_the_demo_and_writes_a_report(tmp_path: Path) -> None
     assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", text)) >= 2, "the report has no plots"
     for name in ("report.html", "report.md"):
         assert (work / "out" / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_every_package_is_listed_for_the_wheel() -> None:
+    """A package missing from pyproject's list is missing from a plain install (imports fail there)."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "rvcqa").rglob("__init__.py")}
+    assert found - listed == set(), f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+    data = {"rvcqa.demo.data", "rvcqa.demo.data.ljspeech", "rvcqa.data.reference_audio"}
+    assert data <= listed

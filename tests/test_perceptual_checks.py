@@ -348,7 +348,7 @@ def test_feature_width_mismatch_fails_resynthesis(model_dirs, tmp_path):
 
 def test_conversion_f0_is_judged_against_the_transposed_input(model_dirs, tmp_path):
     from rvcqa.checks import perceptual
-    from rvcqa.convert import ConversionMetrics
+    from rvcqa.measure import ConversionMetrics
     from rvcqa.metrics import F0Track, compare_f0
 
     ctx = make_ctx(model_dirs["plain"], tmp_path / "results", model_dirs["reference"], transpose=12)
@@ -359,7 +359,7 @@ def test_conversion_f0_is_judged_against_the_transposed_input(model_dirs, tmp_pa
 
     def judge(track):
         m = ConversionMetrics("clip.wav", f0=compare_f0(ref, track, transpose_semitones=12))
-        return perceptual._convert_f0(ctx, [m], "1 reference clip", {}, True, 12.0)
+        return perceptual.conversion._convert_f0(ctx, [m], "1 reference clip", {}, True, 12.0)
 
     bad = judge(untransposed)
     assert bad.failed and "does not follow the input shifted +12 semitones" in bad.message

@@ -11,7 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fixtures.build_models import FixtureCache, Spec, derive_inference  # noqa: E402
-from rvcqa import weights  # noqa: E402
+from rvcqa import lazyload, weights  # noqa: E402
+from rvcqa import provenance as engine  # noqa: E402
 from rvcqa.checks import provenance  # noqa: E402
 from rvcqa.context import ModelContext, Options  # noqa: E402
 from rvcqa.findings import Status  # noqa: E402
@@ -46,7 +47,7 @@ def healthy(models):
 
 
 def local(path: Path) -> str:
-    return provenance._local(path.stat().st_mtime)
+    return engine.local_time(path.stat().st_mtime)
 
 
 def test_module_contract():
@@ -199,7 +200,7 @@ def test_full_comparison_only_on_fingerprint_matches(models, monkeypatch):
 
     monkeypatch.setattr(weights, "identical_fp16", counting)
     ctx = ModelContext(discover(models.get("early_extract").root), Options())
-    search = provenance.find_source(ctx)
+    search = engine.find_source(ctx)
     assert len(search.results) == 6 and [c.path.name for c in search.matches] == ["G_396.pth"]
     assert len(calls) == 1
 
@@ -315,13 +316,13 @@ def test_lazy_reader_agrees_with_the_safe_loader(models):
     built = models.get("healthy")
     g = built.root / "G_2376.pth"
     ctx = ModelContext(discover(built.root), Options())
-    facts = provenance.lazy_facts(ctx, g, "model")
+    facts = engine.lazy_facts(ctx, g, "model")
     full = load_training_checkpoint(g)
     assert (facts.iteration, facts.learning_rate, facts.current_lr, facts.optimizer_steps) == \
         (full.iteration, full.learning_rate, full.current_lr, full.optimizer_steps)
     assert weights.fingerprint_match(facts.fingerprint, weights.fingerprint(full.model))
-    with weights.LazyCheckpoint(g) as ck:
-        lazy = weights.lazy_state_dict(ck.obj, "model")
+    with lazyload.LazyCheckpoint(g) as ck:
+        lazy = lazyload.lazy_state_dict(ck.obj, "model")
         assert list(lazy) == list(full.model)
         t = lazy["dec.ups.0.weight_v"]
         assert t.shape == tuple(full.model["dec.ups.0.weight_v"].shape)
@@ -331,8 +332,8 @@ def test_lazy_reader_agrees_with_the_safe_loader(models):
 @pytest.mark.parametrize("kind", ["malicious_pickle", "malicious_legacy"])
 def test_lazy_reader_refuses_code(models, kind):
     built = models.get(kind)
-    with pytest.raises(weights.LazyReadError):
-        weights.LazyCheckpoint(built.inference)
+    with pytest.raises(lazyload.LazyReadError):
+        lazyload.LazyCheckpoint(built.inference)
     assert not built.marker.exists()
 
 
@@ -342,8 +343,8 @@ def test_unusual_files_fall_back_to_the_safe_loader(models, tmp_path):
     root = tmp_path / "rvc" / "logs" / "lexi"
     g = root / "G_396.pth"
     torch.save(torch.load(g, weights_only=True), g, _use_new_zipfile_serialization=False)
-    with pytest.raises(weights.LazyReadError):
-        weights.LazyCheckpoint(g)
+    with pytest.raises(lazyload.LazyReadError):
+        lazyload.LazyCheckpoint(g)
     f = findings(root)
     assert f["provenance.latest_checkpoint"].message.startswith("lexi.pth matches G_396.pth (epoch 22, step 396)")
     row = next(r for r in f["provenance.checkpoints"].details["table"] if r["file"] == "G_396.pth")

@@ -307,8 +307,8 @@ def test_tensor_stats_calibration_conformance_models_pass(tmp_path):
     for pth in sorted(conf.glob("*.pth")):
         ctx = ModelContext(discover(conf, model_file=pth), Options())
         model = ctx.inference_model()
-        for check in (structure._tensor_stats(ctx, model), structure._finite(model), structure._trained(model),
-                      structure._dtype(model)):
+        for check in (structure.weights.check_tensor_stats(ctx, model), structure.weights.check_finite(model), structure.weights.check_trained(model),
+                      structure.weights.check_dtype(model)):
             assert check.status is Status.PASSED, (pth.name, check.message)
 
 
@@ -323,8 +323,8 @@ def test_tensor_stats_calibration_untrained_real_width_network():
     weight = {k: v.detach().half() for k, v in net.state_dict().items() if "enc_q" not in k}
     model = InferenceModel(None, weight, cfg, "0epoch", "48k", 1, "v2")
     ctx = ModelContext(discover(Path(__file__).parent / "data" / "conformance"), Options())
-    assert structure._tensor_stats(ctx, model).status is Status.PASSED
-    assert structure._trained(model).status is Status.FAILED
+    assert structure.weights.check_tensor_stats(ctx, model).status is Status.PASSED
+    assert structure.weights.check_trained(model).status is Status.FAILED
 
 
 def test_trained(healthy, models):

@@ -161,7 +161,7 @@ def test_applio_vocoder_named() -> None:
     ckpt = _raw("v2_40k_f0")
     ckpt["vocoder"] = "RefineGAN"
     del ckpt["weight"]["dec.conv_post.weight"]
-    assert "Applio vocoder 'RefineGAN' is not key-compatible" in _error(ckpt)
+    assert "the file names vocoder 'RefineGAN' but its decoder keys are those of 'HiFi-GAN'" in _error(ckpt)
 
 
 def test_message_truncates_long_lists() -> None:

@@ -1,6 +1,6 @@
 """Training-log checks and hypothesis verdicts, on logs and folders from fixtures/build_data.py.
 
-Includes the acceptance test of issue 5: the lexi report rebuilt (int16 GT wavs + stagnating
+Includes the lexi acceptance test: the lexi report rebuilt (int16 GT wavs + stagnating
 log) fails exactly the relevant checks with the report's explanations; a healthy folder passes.
 """
 from __future__ import annotations
@@ -309,7 +309,7 @@ def test_stagnation_at_a_healthy_level_is_convergence(tmp_path: Path) -> None:
 
 
 def test_defaults_are_documented() -> None:
-    src = Path(trainlog.__file__).read_text()
+    src = Path(trainlog.defaults.__file__).read_text()
     for key in trainlog.DEFAULTS:
         before = src[: src.index(f'"{key}"')].rstrip().splitlines()[-1]
         assert before.strip().startswith("#"), f"{key} has no comment on where it comes from"

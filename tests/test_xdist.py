@@ -180,3 +180,35 @@ def test_strip_group(nodeid, expected):
 ])
 def test_scope_of(nodeid, scope):
     assert scope_of(nodeid, ["lexi", "lexi-v2"]) == scope
+
+
+def test_controller_prints_the_sweep_tables_the_workers_sent(pytester):
+    """Workers send their sweep tables with their findings; the controller's one summary prints them."""
+    from types import SimpleNamespace as NS
+
+    from rvcqa.report import gate
+    from rvcqa.xdist import WORKEROUTPUT_KEY
+
+    config = pytester.parseconfig()
+    st = gate.GateState()
+    config.stash[gate._STATE_KEY] = st
+    payload = {"models": [], "sweep": {"lexi": "recommended: G_200.pth"}}
+    node = NS(config=config, workeroutput={WORKEROUTPUT_KEY: json.dumps(payload)}, gateway=NS(id="gw0"))
+    gate.testnodedown(config, node, None)
+    models = [NS(name="other", options=NS(sweep=False)), NS(name="lexi", options=NS(sweep=False))]
+    assert gate.sweep_tables(config, NS(models=models)) == {"lexi": "recommended: G_200.pth"}
+    assert st.workers == ["gw0"]
+
+
+def test_xdist_hooks_are_registered_only_with_xdist(pytester):
+    """The session object is registered once; the xdist part only when pytest-xdist is loaded."""
+    pytester.makepyfile(test_x="""
+        def test_names(request):
+            pm = request.config.pluginmanager
+            assert pm.get_plugin("rvcqa-session") is not None
+            print("XDIST-PART", pm.get_plugin("rvcqa-xdist") is not None)
+    """)
+    with_xdist = pytester.runpytest_subprocess("-p", "xdist", "-s", "-p", "no:cacheprovider")
+    with_xdist.stdout.fnmatch_lines(["*XDIST-PART True*"])
+    without = pytester.runpytest_subprocess("-p", "no:xdist", "-s", "-p", "no:cacheprovider")
+    without.stdout.fnmatch_lines(["*XDIST-PART False*"])

@@ -37,8 +37,8 @@ def run_demo(results: Path, pytest_args: Sequence[str] = ()) -> int:
     The report's path is the last line printed. Exit status: the gate's (pytest's).
     """
     import argparse
-
-    import pytest
+    import subprocess
+    import sys
 
     from rvcqa.report.command import add_arguments, run_report
 
@@ -47,7 +47,9 @@ def run_demo(results: Path, pytest_args: Sequence[str] = ()) -> int:
     print(f"rvcqa demo: gating {demo}", flush=True)
     args = ["--model-dir", str(demo), "--rvcqa-results", str(results), "-p", "no:cacheprovider", "-q",
             *pytest_args]
-    code = int(pytest.main(args))
+    # a fresh interpreter: pytest then rewrites rvcqa's asserts itself instead of warning that this
+    # process imported rvcqa first (PytestAssertRewriteWarning)
+    code = subprocess.call([sys.executable, "-m", "pytest", *args])
     verdict = "PASSED" if code == 0 else "FAILED"
     print(f"\nrvcqa demo: the gate {verdict} (pytest exit status {code}); results in {results}", flush=True)
     print("rvcqa demo: writing the report (rvcqa report: the same checks, run once more without pytest)...",

@@ -7,7 +7,7 @@ settings it was computed with.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def track_f0(
     y = check_signal(y, sr, name=name)
     x = resample(y, sr, analysis_sr)
     hop = int(round(analysis_sr * frame_period_ms / 1000.0))
-    settings = {
+    settings: dict[str, Any] = {
         "tracker": method,
         "fmin_hz": fmin,
         "fmax_hz": fmax,
@@ -155,6 +155,10 @@ def compare_f0(
         voiced_mask="tracker's own voicing decision on each signal",
         output_tracker=output.settings.get("tracker"),
     )
+    med: float | None
+    med_abs: float | None
+    gpe: float | None
+    within: float | None
     if got.size:
         cents = 1200.0 * np.log2(got / expected)
         gross = np.abs(got - expected) > gross_error_ratio * expected

@@ -16,10 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from rvcqa.findings import Finding, Status, _jsonable
+from rvcqa.facts import inference_summary
+from rvcqa.findings import Finding, Status, jsonable
+from rvcqa.stats import median_or_zero
 
 #: report order of the check modules (``rvcqa.profile.CHECK_MODULES``) plus the hypotheses
-MODULE_ORDER = ("structure", "provenance", "dataset", "trainlog", "perceptual", "hypotheses")
+#: what Applio's extract_model writes beside the weights, shown in the report's configuration
+APPLIO_METADATA = ("vocoder", "embedder_model", "epoch", "step", "dataset_length", "model_hash", "author",
+                   "creation_date", "speakers_id")
+MODULE_ORDER = ("structure", "provenance", "dataset", "trainlog", "history", "perceptual", "hypotheses")
 #: check-id prefix -> human title
 PREFIX_TITLES = {
     "structure": "Structure",
@@ -99,8 +104,8 @@ class ModelReport:
             "name": self.name, "root": self.root, "layout": self.layout, "inference_file": self.inference_file,
             "results_dir": self.results_dir, "findings": [f.to_dict() for f in self.findings.values()],
             "modules_run": list(self.modules_run), "modules_missing": dict(self.modules_missing),
-            "measurements": _jsonable(self.measurements), "outcomes": dict(self.outcomes),
-            "facts": _jsonable(self.facts),
+            "measurements": jsonable(self.measurements), "outcomes": dict(self.outcomes),
+            "facts": jsonable(self.facts),
         }
 
     @classmethod
@@ -166,14 +171,8 @@ def report_modules() -> list[tuple[str, Any]]:
 
 def cached_findings(ctx: Any, module: Any) -> dict[str, Finding] | None:
     """The findings this session already computed for ``module``, without running anything."""
-    getter = getattr(ctx, "cached_findings", None)
-    if callable(getter):  # a public accessor, should ModelContext grow one
-        return getter(module)
-    cache = getattr(ctx, "_cache", None)
-    key = f"findings:{module.__name__}"
-    if isinstance(cache, dict) and key in cache and isinstance(cache[key], dict):
-        return cache[key]
-    return None
+    found: dict[str, Finding] | None = ctx.cached_findings(module)
+    return found
 
 
 def collect(ctx: Any, *, run_missing: bool = False, facts: bool = True,
@@ -201,7 +200,7 @@ def collect(ctx: Any, *, run_missing: bool = False, facts: bool = True,
     for short, mod in modules:
         found = cached_findings(ctx, mod)
         if found is None and run_missing and (wanted is None or short in wanted or
-                                              (short == "hypotheses" and "trainlog" in wanted)):
+                                              (short in ("hypotheses", "history") and "trainlog" in wanted)):
             try:
                 found = ctx.findings(mod)
             except RvcqaError as error:
@@ -250,21 +249,13 @@ def gather_facts(ctx: Any, rep: ModelReport) -> dict[str, Any]:
 def _model_facts(ctx: Any) -> dict[str, Any] | None:
     if getattr(ctx.md, "inference_file", None) is None:
         return None
+    out = inference_summary(ctx.inference_model())
+    out["f0"] = bool(out["f0"])
+    out.pop("info_or_epoch", None)
     model = ctx.inference_model()
-    size = model.size_bytes()
-    out = {
-        "file": model.path.name if model.path else None,
-        "version": model.version,
-        "sr": model.sr,
-        "sr_hz": model.sr_hz,
-        "f0": bool(model.f0),
-        "info": model.info,
-        "epoch": model.epoch,
-        "step": model.extra.get("step") if isinstance(model.extra.get("step"), int) else None,
-        "weight_layers": len(model.weight),
-        "config_length": len(model.config),
-        "size_mb": round(size / 1e6, 1) if size is not None else None,
-    }
+    applio = {k: model.extra[k] for k in APPLIO_METADATA if isinstance(model.extra.get(k), (str, int, float))}
+    if applio:
+        out["applio"] = applio
     latest = getattr(ctx.md, "latest_g", None)
     if latest is not None:
         out["latest_g"] = latest.path.name
@@ -314,6 +305,7 @@ def _log_facts(ctx: Any) -> dict[str, Any] | None:
         "lr_last": lrs[-1] if lrs else None,
         "series": series,
         "applio_epochs": len(log.applio_epochs),
+        "source": ctx.history().source,
     }
 
 
@@ -361,9 +353,9 @@ def _weight_facts(ctx: Any) -> dict[str, Any] | None:
         "nan_values": sum(s.n_nan for s in stats),
         "inf_values": sum(s.n_inf for s in stats),
         "mean_range": [min(means), max(means)],
-        "mean_abs_median": _median([abs(m) for m in means]),
+        "mean_abs_median": median_or_zero([abs(m) for m in means]),
         "std_range": [stds[0], stds[-1]],
-        "std_median": _median(stds),
+        "std_median": median_or_zero(stds),
         "max_abs": max((s.max_abs for s in stats), default=0.0),
         "dtypes": dtype_counts(model.weight),
     }
@@ -379,14 +371,6 @@ def _weight_facts(ctx: Any) -> dict[str, Any] | None:
         except Exception as exc:  # noqa: BLE001
             out["training_error"] = f"{latest.path.name}: {exc}"
     return out
-
-
-def _median(values: list[float]) -> float:
-    vals = sorted(values)
-    if not vals:
-        return 0.0
-    mid = len(vals) // 2
-    return vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
 
 
 def _reference_facts(ctx: Any, rep: ModelReport) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
-"""The pytest side of issue 8: report, baselines and CI gating options and hooks.
+"""The pytest side of the report, baselines and CI gating: options and what the hooks do.
 
-``rvcqa/plugin.py`` calls :func:`add_options` from its ``pytest_addoption`` and forwards a few hooks
-here (inside its "report & baselines" block). Cheap to import: no torch, no matplotlib.
+``rvcqa/plugin.py`` calls :func:`add_options` from its ``pytest_addoption``, and the methods of its
+session object call the functions here. Cheap to import: no torch, no matplotlib.
 
 End of a session (serial, or the xdist controller after merging the workers' results):
 1. one :class:`~rvcqa.report.collect.ModelReport` per model from the findings the tests asserted on;
@@ -26,7 +26,7 @@ _STATE_KEY = pytest.StashKey["GateState"]()
 
 
 def add_options(group: Any) -> None:
-    """The options of this issue, added to the plugin's ``rvcqa`` option group."""
+    """The report, baseline and gating options, added to the plugin's ``rvcqa`` option group."""
     group.addoption("--rvcqa-report", dest="rvcqa_report", default=None, metavar="PATH",
                     help="write the diagnosis report: PATH.md + PATH.html (self-contained; a folder gets "
                          "report.md/report.html); pictures need matplotlib")
@@ -52,6 +52,7 @@ class GateState:
     written: list[str] = field(default_factory=list)
     baseline_doc: dict[str, Any] | None = None
     baseline_result: Any = None
+    sweep_tables: dict[str, str] = field(default_factory=dict)  # model name -> table a worker sent
     model_scheduling: bool = False
     done: bool = False
 
@@ -131,6 +132,9 @@ def testnodedown(config: pytest.Config, node: Any, error: Any) -> None:
             st.notes.append(f"worker {wid} went down without results: {error}")
         return
     st.workers.append(wid)
+    tables = payload.get("sweep")
+    if isinstance(tables, dict):
+        st.sweep_tables.update({str(k): str(v) for k, v in tables.items()})
     for data in payload.get("models", []):
         try:
             st.merge(ModelReport.from_dict(data))
@@ -143,7 +147,7 @@ def _collect_local(config: pytest.Config, session: Any, st: GateState, *, only_t
 
     try:
         modules = [mod for _, mod in report_modules()]
-    except Exception:  # noqa: BLE001 - a check module being rewritten must not break the summary
+    except Exception:  # noqa: BLE001 - a check module that fails to import must not break the summary
         modules = []
     for ctx in session.models:
         if only_touched and not any(cached_findings(ctx, mod) is not None for mod in modules):
@@ -159,7 +163,8 @@ def sessionfinish(pytest_session: pytest.Session, session: Any) -> None:
     st.done = True
     if xd.is_worker(config):
         _collect_local(config, session, st, only_touched=True)
-        xd.send(config, {"models": [rep.to_dict() for rep in st.reports.values()]})
+        xd.send(config, {"models": [rep.to_dict() for rep in st.reports.values()],
+                         "sweep": _local_sweep_tables(session)})
         return
     if not xd.is_controller(config):
         _collect_local(config, session, st, only_touched=False)
@@ -244,6 +249,34 @@ def _save_report(path: Path, reports: list[Any]) -> list[str]:
     if paths.picture_errors:
         pictures += f"; {len(paths.picture_errors)} not drawn"
     return [str(paths.markdown), f"{paths.html} ({pictures})"]
+
+
+def _local_sweep_tables(session: Any) -> dict[str, str]:
+    """The checkpoint-sweep tables this process computed, by model name."""
+    out: dict[str, str] = {}
+    for ctx in session.models:
+        if not ctx.options.sweep:
+            continue
+        from rvcqa.checks.sweep import cached_result
+        from rvcqa.sweep import format_table
+
+        result = cached_result(ctx)
+        if result is not None:
+            out[ctx.name] = format_table(result)
+    return out
+
+
+def sweep_tables(config: pytest.Config, session: Any) -> dict[str, str]:
+    """Sweep tables to print: this process's, then those the xdist workers sent (in model order)."""
+    if session is None or xd.is_worker(config):
+        return {}
+    found = _local_sweep_tables(session)
+    st = state(config)
+    if st is not None:
+        for name, table in st.sweep_tables.items():
+            found.setdefault(name, table)
+    order = [ctx.name for ctx in session.models]
+    return {name: found[name] for name in sorted(found, key=lambda n: order.index(n) if n in order else len(order))}
 
 
 def terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

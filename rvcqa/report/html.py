@@ -10,7 +10,7 @@ import html
 import re
 from typing import Mapping, Sequence
 
-from rvcqa.report.document import Block, Bullets, Code, Figure, Heading, Para, Table
+from rvcqa.report.blocks import Block, Bullets, Code, Figure, Heading, Para, Table
 
 _INLINE = re.compile(r"(\*\*.+?\*\*|`[^`]+`)")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, Sequence
 
-from rvcqa.report.document import Block, Bullets, Code, Figure, Heading, Para, Table
+from rvcqa.report.blocks import Block, Bullets, Code, Figure, Heading, Para, Table
 
 _INLINE = re.compile(r"(\*\*.+?\*\*|`[^`]+`)")
 _ESCAPE = re.compile(r"([\\*_<>\[\]])")

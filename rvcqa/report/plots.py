@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any
+from typing import Any, Callable
 
 #: longest stretch of audio drawn (seconds): keeps pictures readable and rendering fast
 MAX_SECONDS = 8.0
@@ -45,9 +45,12 @@ def _png(fig: Any) -> bytes:
 
 
 def render(kind: str, args: dict[str, Any]) -> bytes:
-    """Dispatch a :class:`~rvcqa.report.document.Figure` to its drawing function."""
-    fn = {"loss_curves": loss_curves, "spectrograms": spectrograms, "f0_contours": f0_contours,
-          "waveforms": waveforms, "png_file": png_file}.get(kind)
+    """Dispatch a :class:`~rvcqa.report.blocks.Figure` to its drawing function."""
+    table: dict[str, Callable[..., bytes]] = {
+        "loss_curves": loss_curves, "spectrograms": spectrograms, "f0_contours": f0_contours,
+        "waveforms": waveforms, "png_file": png_file,
+    }
+    fn = table.get(kind)
     if fn is None:
         raise ValueError(f"unknown picture kind {kind!r}")
     return fn(**args)

@@ -54,7 +54,7 @@ class SynthConfig:
     sr: int
 
     @classmethod
-    def from_list(cls, config: Sequence[Any]) -> "SynthConfig":
+    def from_list(cls, config: "Sequence[Any] | SynthConfig") -> "SynthConfig":
         """Parse the list stored in ``.pth["config"]``; ValueError says what is malformed."""
         if isinstance(config, SynthConfig):
             return config

@@ -44,7 +44,8 @@ class CouplingLayer(nn.Module):
         self.post = nn.Conv1d(hidden_channels, self.half_channels, 1)
         # RVC starts every coupling as the identity: an untrained flow has all-zero post.
         nn.init.zeros_(self.post.weight)
-        nn.init.zeros_(self.post.bias)
+        if self.post.bias is not None:
+            nn.init.zeros_(self.post.bias)
 
     def forward(
         self, x: torch.Tensor, x_mask: torch.Tensor, g: Optional[torch.Tensor] = None, reverse: bool = False

@@ -7,7 +7,7 @@ can be decoded in overlapping chunks with identical results (see :meth:`Decoder.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, cast
 
 import torch
 from torch import nn
@@ -21,9 +21,10 @@ LRELU_SLOPE = 0.1
 
 def _init_conv_(conv: nn.Module) -> None:
     """HiFi-GAN's intended N(0, 0.01) init for the weight-normed direction."""
+    v, g = cast(torch.Tensor, conv.weight_v), cast(torch.Tensor, conv.weight_g)
     with torch.no_grad():
-        normal_(conv.weight_v, 0.0, 0.01)
-        conv.weight_g.copy_(norm_except_dim0(conv.weight_v))
+        normal_(v, 0.0, 0.01)
+        g.copy_(norm_except_dim0(v))
 
 
 class ResBlock1(nn.Module):
@@ -51,7 +52,7 @@ class ResBlock1(nn.Module):
 
     def radius(self) -> int:
         """Samples of context each side that one output sample depends on."""
-        return sum(c.padding[0] for c in self.convs1) + sum(c.padding[0] for c in self.convs2)
+        return sum(int(cast(nn.Conv1d, c).padding[0]) for c in [*self.convs1, *self.convs2])
 
 
 class ResBlock2(nn.Module):
@@ -72,7 +73,7 @@ class ResBlock2(nn.Module):
         return x
 
     def radius(self) -> int:
-        return sum(c.padding[0] for c in self.convs)
+        return sum(int(cast(nn.Conv1d, c).padding[0]) for c in self.convs)
 
 
 _RESBLOCKS = {"1": ResBlock1, "2": ResBlock2}
@@ -104,7 +105,7 @@ class Decoder(nn.Module):
         self.num_kernels = len(resblock_kernel_sizes)
         self.nsf = sample_rate is not None
         if self.nsf:
-            self.m_source = HarmonicSource(int(sample_rate), harmonic_num=0)
+            self.m_source = HarmonicSource(int(cast(int, sample_rate)), harmonic_num=0)
             self.noise_convs = nn.ModuleList()
         self.conv_pre = nn.Conv1d(initial_channel, upsample_initial_channel, 7, 1, padding=3)
         self.ups = nn.ModuleList()
@@ -167,14 +168,20 @@ class Decoder(nn.Module):
             x = self._stage(i, x, source)
         return x
 
+    def _up(self, i: int) -> nn.ConvTranspose1d:
+        return cast(nn.ConvTranspose1d, self.ups[i])
+
+    def _blocks(self, i: int) -> list[nn.Module]:
+        """The resblocks of stage ``i``, averaged after it."""
+        return list(self.resblocks)[i * self.num_kernels : (i + 1) * self.num_kernels]
+
     def stage_context(self, i: int) -> int:
         """Stage-``i`` input samples of context each side that one output chunk depends on."""
-        up = self.ups[i]
-        u, k = up.stride[0], up.kernel_size[0]
-        blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
-        reach_out = max(b.radius() for b in blocks) + 2  # + noise-conv edge
+        up = self._up(i)
+        u, k = int(up.stride[0]), int(up.kernel_size[0])
+        reach_out = max(cast(ResBlock1, b).radius() for b in self._blocks(i)) + 2  # + noise-conv edge
         if i == len(self.ups) - 1:
-            reach_out += self.conv_post.padding[0]
+            reach_out += int(self.conv_post.padding[0])
         return -(-k // u) + 2 + -(-reach_out // u) + 1
 
     def context_frames(self) -> int:
@@ -183,7 +190,7 @@ class Decoder(nn.Module):
         samples_per_frame = 1
         for i in range(len(self.ups)):
             radius += self.stage_context(i) / samples_per_frame
-            samples_per_frame *= self.ups[i].stride[0]
+            samples_per_frame *= int(self._up(i).stride[0])
         return math.ceil(radius) + 1
 
     def decode(
@@ -230,8 +237,9 @@ class Decoder(nn.Module):
     ) -> torch.Tensor:
         x = self._prepare(z, g, source)
         in_rate = 1  # stage-input samples per frame
-        for i, up in enumerate(self.ups):
-            u = up.stride[0]
+        for i in range(len(self.ups)):
+            up = self._up(i)
+            u = int(up.stride[0])
             if chunk_frames > 0:
                 frames = chunk_frames
             else:
@@ -246,7 +254,7 @@ class Decoder(nn.Module):
         length = x.shape[-1]
         if length <= 2 * chunk:  # two overlapping chunks cost more than they save
             return self._stage(i, x, source)
-        u = self.ups[i].stride[0]
+        u = int(self._up(i).stride[0])
         ctx = self.stage_context(i)
         out: Optional[torch.Tensor] = None
         for a in range(0, length, chunk):

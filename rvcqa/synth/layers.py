@@ -6,6 +6,8 @@ and fold them into one plain ``weight`` once the trained values are loaded (infe
 """
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -40,17 +42,21 @@ class _WeightNormMixin:
     """Replace ``weight`` with ``weight_g``/``weight_v`` until :meth:`fold` is called."""
 
     folded: bool
+    weight: Any  # the layer's own Parameter until split, then absent until folded
+    weight_g: nn.Parameter
+    weight_v: nn.Parameter
 
     def _split_weight(self) -> None:
-        w = self.weight  # type: ignore[has-type]
-        del self.weight  # type: ignore[has-type]
+        w = self.weight
+        del self.weight
         self.weight_g = nn.Parameter(norm_except_dim0(w.detach()))
         self.weight_v = nn.Parameter(w.detach().clone())
         self.folded = False
 
     def effective_weight(self) -> torch.Tensor:
         if self.folded:
-            return self.weight  # type: ignore[return-value]
+            folded: torch.Tensor = self.weight
+            return folded
         return weight_from_norm(self.weight_g, self.weight_v)
 
     @torch.no_grad()
@@ -68,7 +74,7 @@ class _WeightNormMixin:
 class WNConv1d(_WeightNormMixin, nn.Conv1d):
     """Conv1d with legacy weight-norm parameters (``bias``, ``weight_g``, ``weight_v``)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._split_weight()
 
@@ -79,7 +85,7 @@ class WNConv1d(_WeightNormMixin, nn.Conv1d):
 class WNConvTranspose1d(_WeightNormMixin, nn.ConvTranspose1d):
     """ConvTranspose1d with legacy weight-norm parameters (g has shape ``[in, 1, 1]``)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._split_weight()
 
@@ -89,7 +95,7 @@ class WNConvTranspose1d(_WeightNormMixin, nn.ConvTranspose1d):
             self.effective_weight(),
             self.bias,
             self.stride,
-            self.padding,
+            cast(tuple[int, ...], self.padding),
             self.output_padding,
             self.groups,
             self.dilation,

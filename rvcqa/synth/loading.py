@@ -17,6 +17,7 @@ import torch
 from rvcqa.errors import SynthesizerLoadError
 from rvcqa.synth.config import SynthConfig
 from rvcqa.synth.synthesizer import PHONE_DIMS, Synthesizer
+from rvcqa.synth.vocoders import HIFIGAN, VOCODERS, vocoder_from_keys
 from rvcqa.synth.variants import (
     CANONICAL_VARIANTS,
     canonical_config,
@@ -58,7 +59,7 @@ def _torch_load(path: str) -> Any:
 def _load_path(path: str) -> Any:
     """Use the project's checkpoint reader when present; fall back to a safe ``torch.load``."""
     try:
-        from rvcqa.checkpoint import load_inference_model  # type: ignore[attr-defined]
+        from rvcqa.checkpoint import load_inference_model
     except ImportError:
         return _torch_load(path)
     return load_inference_model(path)
@@ -126,6 +127,18 @@ def _rename_parametrized(weight: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return out, n
 
 
+def _vocoder(m: _Model, weight: Mapping[str, Any]) -> str:
+    """The file's ``vocoder`` entry (Applio inference files), else the one its keys show."""
+    declared = m.extra.get("vocoder")
+    if declared is None:
+        return vocoder_from_keys(weight) or HIFIGAN
+    if str(declared) not in VOCODERS:
+        raise SynthesizerLoadError(
+            f"{m.label}: unknown vocoder {declared!r} (rvcqa builds {', '.join(map(repr, VOCODERS))})"
+        )
+    return str(declared)
+
+
 # -- diagnosis ---------------------------------------------------------------------------------
 
 
@@ -151,6 +164,7 @@ def _likely_causes(
     unexpected: list[str],
     misshaped: list[str],
     n_parametrized: int,
+    vocoder: str,
 ) -> list[str]:
     causes: list[str] = []
     # version (feature width)
@@ -226,13 +240,14 @@ def _likely_causes(
         causes.append("resblock type mismatch: config says '1', weights hold ResBlock2 ('convs')")
     if cfg.resblock == "2" and has_rb1:
         causes.append("resblock type mismatch: config says '2', weights hold ResBlock1 ('convs1'/'convs2')")
-    vocoder = m.extra.get("vocoder")
-    if vocoder not in (None, "HiFi-GAN"):
-        causes.append(f"Applio vocoder {vocoder!r} is not key-compatible with RVC's HiFi-GAN decoder")
+    declared = m.extra.get("vocoder")
+    in_keys = vocoder_from_keys(weight)
+    if declared is not None and in_keys is not None and str(declared) != in_keys:
+        causes.append(f"the file names vocoder {declared!r} but its decoder keys are those of {in_keys!r}")
     if not causes:
         bad = missing + unexpected + misshaped
         if bad and all(k.startswith("dec.") for k in bad):
-            causes.append("decoder keys differ from HiFi-GAN's: a different vocoder (Applio 'MRF HiFi-GAN'/'RefineGAN')?")
+            causes.append(f"decoder keys differ from the {vocoder} decoder's: another vocoder or decoder config?")
         else:
             causes.append("weights do not come from the network this config describes")
     return causes
@@ -252,8 +267,9 @@ def _raise_mismatch(
     unexpected: list[str],
     misshaped: list[str],
     n_parametrized: int,
+    vocoder: str,
 ) -> None:
-    causes = _likely_causes(m, cfg, weight, missing, unexpected, misshaped, n_parametrized)
+    causes = _likely_causes(m, cfg, weight, missing, unexpected, misshaped, n_parametrized, vocoder)
     parts = []
     if missing:
         parts.append(f"{len(missing)} missing ({_names(missing)})")
@@ -262,7 +278,7 @@ def _raise_mismatch(
     if misshaped:
         detail = [f"{k}: file {list(weight[k].shape)} vs network {list(expected[k])}" for k in misshaped]
         parts.append(f"{len(misshaped)} mis-shaped ({_names(detail)})")
-    what = describe_variant(m.version, cfg.sr, m.f0)
+    what = describe_variant(m.version, cfg.sr, m.f0) + ("" if vocoder == HIFIGAN else f" {vocoder}")
     msg = (
         f"{m.label}: weights do not fit the {what} network built from its config "
         f"({len(expected)} keys expected, {len(weight)} in file): {'; '.join(parts)}. "
@@ -290,6 +306,8 @@ def load_synthesizer(
     network built from the file's config key for key and shape (``enc_q`` keys, if present,
     must be complete and are then loaded too); otherwise :class:`SynthesizerLoadError` explains.
     Applio's parametrization names are renamed to RVC's unless ``accept_parametrized=False``.
+    The decoder is the file's ``vocoder`` entry (Applio: "HiFi-GAN", "MRF HiFi-GAN", "RefineGAN")
+    or, without one (RVC files, records from Applio's ``G_*.pth``), the one its key names show.
     ``config[-3]`` (speakers) is taken from ``emb_g`` rows as RVC does. Weight norm is folded
     once; fp16 files are computed in ``dtype`` (fp32 by default) on ``device``.
     """
@@ -317,10 +335,11 @@ def load_synthesizer(
         cfg = cfg.replace(spk_embed_dim=int(emb_g.shape[0]))
     if cfg.sr != 100 * cfg.hop:
         notes.append(f"config sample rate {cfg.sr} != 100 x hop {cfg.hop}: NSF pitch and duration will be off")
+    vocoder = _vocoder(m, weight)
     posterior = any(k.startswith("enc_q.") for k in weight)
     try:  # one shape-only build gives both the expected key table and the module to fill
         with torch.device("meta"):
-            net = Synthesizer(cfg, version=m.version, f0=m.f0, posterior=posterior)
+            net = Synthesizer(cfg, version=m.version, f0=m.f0, posterior=posterior, vocoder=vocoder)
     except (ValueError, RuntimeError, ZeroDivisionError, KeyError, IndexError) as exc:
         raise SynthesizerLoadError(f"{m.label}: its config cannot build an RVC synthesizer: {exc}") from None
     expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
@@ -328,7 +347,7 @@ def load_synthesizer(
     unexpected = [k for k in weight if k not in expected]
     misshaped = [k for k in expected if k in weight and tuple(weight[k].shape) != expected[k]]
     if missing or unexpected or misshaped:
-        _raise_mismatch(m, cfg, weight, expected, missing, unexpected, misshaped, n_param_unaccepted)
+        _raise_mismatch(m, cfg, weight, expected, missing, unexpected, misshaped, n_param_unaccepted, vocoder)
 
     work = torch.float64 if dtype == torch.float64 else torch.float32  # fold in >= fp32
     state = {k: v.detach().to(work) for k, v in weight.items()}

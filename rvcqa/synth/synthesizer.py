@@ -1,7 +1,8 @@
 """The whole RVC synthesizer (``SynthesizerTrnMs{256,768}NSFsid[_nono]``) and its inference.
 
-One class covers v1/v2 and f0/no-f0: only the phone width and the presence of the pitch
-embedding and the NSF source differ. Submodule names equal RVC's so ``state_dict()`` keys do.
+One class covers v1/v2, f0/no-f0 and the three decoders ("vocoders") Applio trains: only the
+phone width, the pitch embedding and the decoder differ. Submodule names equal RVC's and
+Applio's so ``state_dict()`` keys do.
 """
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from rvcqa.synth.encoders import PosteriorEncoder, TextEncoder
 from rvcqa.synth.flow import CouplingFlow
 from rvcqa.synth.generator import Decoder
 from rvcqa.synth.layers import embedding, fold_weight_norm
+from rvcqa.synth.mrf import MRFDecoder
 from rvcqa.synth.noise import randn_like
+from rvcqa.synth.refinegan import RefineGANDecoder
+from rvcqa.synth.vocoders import HIFIGAN, MRF_HIFIGAN, REFINEGAN, check_vocoder
 
 PHONE_DIMS = {"v1": 256, "v2": 768}
 RVC_NOISE_SCALE = 0.66666  # the prior temperature hard-coded in RVC's infer()
@@ -38,6 +42,34 @@ def phone_dim(version: str) -> int:
         raise ValueError(f"unknown RVC version {version!r}: expected 'v1' or 'v2'") from None
 
 
+def _decoder(cfg: SynthConfig, vocoder: str, f0: bool) -> Union[Decoder, MRFDecoder, RefineGANDecoder]:
+    """The decoder network Applio/RVC build for ``vocoder`` from the config's decoder fields."""
+    if vocoder == MRF_HIFIGAN:
+        return MRFDecoder(
+            cfg.inter_channels,
+            cfg.upsample_initial_channel,
+            cfg.upsample_rates,
+            cfg.upsample_kernel_sizes,
+            cfg.resblock_kernel_sizes,
+            cfg.resblock_dilation_sizes,
+            cfg.gin_channels,
+            cfg.sr,
+        )
+    if vocoder == REFINEGAN:
+        return RefineGANDecoder(cfg.inter_channels, cfg.upsample_rates, cfg.sr)
+    return Decoder(
+        cfg.inter_channels,
+        cfg.resblock,
+        cfg.resblock_kernel_sizes,
+        cfg.resblock_dilation_sizes,
+        cfg.upsample_rates,
+        cfg.upsample_initial_channel,
+        cfg.upsample_kernel_sizes,
+        gin_channels=cfg.gin_channels,
+        sample_rate=cfg.sr if f0 else None,
+    )
+
+
 class Synthesizer(nn.Module):
     """RVC's generator network: ``enc_p``, ``dec``, ``enc_q`` (optional), ``flow``, ``emb_g``.
 
@@ -52,12 +84,14 @@ class Synthesizer(nn.Module):
         version: str = "v2",
         f0: bool = True,
         posterior: bool = True,
+        vocoder: str = HIFIGAN,
     ) -> None:
         super().__init__()
         cfg = SynthConfig.from_list(config)
         self.config = cfg
         self.version = version
         self.f0 = bool(f0)
+        self.vocoder = check_vocoder(vocoder, self.f0)
         self.sample_rate = cfg.sr
         self.hop = cfg.hop
         self.enc_p = TextEncoder(
@@ -70,17 +104,7 @@ class Synthesizer(nn.Module):
             cfg.kernel_size,
             f0=self.f0,
         )
-        self.dec = Decoder(
-            cfg.inter_channels,
-            cfg.resblock,
-            cfg.resblock_kernel_sizes,
-            cfg.resblock_dilation_sizes,
-            cfg.upsample_rates,
-            cfg.upsample_initial_channel,
-            cfg.upsample_kernel_sizes,
-            gin_channels=cfg.gin_channels,
-            sample_rate=cfg.sr if self.f0 else None,
-        )
+        self.dec: Union[Decoder, MRFDecoder, RefineGANDecoder] = _decoder(cfg, self.vocoder, self.f0)
         self.enc_q: Optional[PosteriorEncoder] = None
         if posterior:
             self.enc_q = PosteriorEncoder(
@@ -163,7 +187,7 @@ class Synthesizer(nn.Module):
         ``phone`` [B, T, 256|768] at 100 frames/s; ``pitch`` [B, T] coarse 1..255 and ``nsff0``
         [B, T] Hz (0 = unvoiced) for f0 models, None otherwise; ``sid`` speaker ids [B].
         ``noise_scale`` is the prior temperature (RVC: 0.66666); ``source_noise`` adds the NSF
-        source's noise. All draws come from ``generator`` when given; with ``noise_scale=0`` and
+        source's noise (and, for RefineGAN, its AdaIN noise). All draws come from ``generator`` when given; with ``noise_scale=0`` and
         ``source_noise=False`` nothing random is drawn. ``chunk_frames`` sets the decoder's chunking
         (-1: sized per stage for the device, n > 0: n frames per chunk, None/0: one pass); results
         do not depend on it beyond float rounding.
@@ -192,8 +216,12 @@ class Synthesizer(nn.Module):
             z = self.flow(z_p, x_mask, g=g, reverse=True)
             source = None
             if self.f0:
+                assert nsff0 is not None
                 source = self.dec.source(nsff0, noise=source_noise, generator=generator)
-            return self.dec.decode(z * x_mask, g, source, chunk_frames, budget, span)
+            if isinstance(self.dec, Decoder):
+                return self.dec.decode(z * x_mask, g, source, chunk_frames, budget, span)
+            return self.dec.decode(z * x_mask, g, source, chunk_frames, budget, span,
+                                   noise=source_noise, generator=generator)
 
     def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Same as :meth:`infer` (this class is for inference)."""
@@ -201,7 +229,12 @@ class Synthesizer(nn.Module):
 
 
 def build_synthesizer(
-    config: Union[Sequence[Any], SynthConfig], version: str = "v2", f0: bool = True, posterior: bool = True
+    config: Union[Sequence[Any], SynthConfig],
+    version: str = "v2",
+    f0: bool = True,
+    posterior: bool = True,
+    vocoder: str = HIFIGAN,
 ) -> Synthesizer:
-    """Untrained RVC generator (with ``enc_q`` unless ``posterior=False``), RVC-style init."""
-    return Synthesizer(config, version=version, f0=f0, posterior=posterior)
+    """Untrained generator (with ``enc_q`` unless ``posterior=False``) for one of the vocoders
+    ("HiFi-GAN", Applio's "MRF HiFi-GAN" and "RefineGAN")."""
+    return Synthesizer(config, version=version, f0=f0, posterior=posterior, vocoder=vocoder)

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import torch
 
 from rvcqa.synth.config import SynthConfig, parse_sample_rate
+from rvcqa.synth.vocoders import HIFIGAN, REFINEGAN, vocoder_from_keys
 
 # Shared by every variant: elements 1..11 of the 18-element list.
 _COMMON = [32, 192, 192, 768, 2, 6, 3, 0, "1", [3, 7, 11], [[1, 3, 5], [1, 3, 5], [1, 3, 5]]]
@@ -73,21 +74,42 @@ def narrow_config(
 
 
 @lru_cache(maxsize=64)
-def _key_table(config_json: str, version: str, f0: bool, posterior: bool) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def _key_table(
+    config_json: str, version: str, f0: bool, posterior: bool, vocoder: str
+) -> tuple[tuple[str, tuple[int, ...]], ...]:
     from rvcqa.synth.synthesizer import Synthesizer  # local: synthesizer imports nothing from here
 
     with torch.device("meta"):
-        net = Synthesizer(json.loads(config_json), version=version, f0=f0, posterior=posterior)
+        net = Synthesizer(json.loads(config_json), version=version, f0=f0, posterior=posterior, vocoder=vocoder)
     return tuple((k, tuple(v.shape)) for k, v in net.state_dict().items())
 
 
 def expected_inference_keys(
-    config: Union[Sequence[Any], SynthConfig], version: str, f0: Union[bool, int], *, posterior: bool = False
+    config: Union[Sequence[Any], SynthConfig],
+    version: str,
+    f0: Union[bool, int],
+    *,
+    posterior: bool = False,
+    vocoder: Optional[str] = None,
+    weight: Optional[Mapping[str, Any]] = None,
+    extra: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, tuple[int, ...]]:
-    """State-dict key -> shape that RVC's network for ``config`` has (``enc_q`` excluded unless
-    ``posterior``), in RVC's legacy weight-norm naming. Derived by building the network."""
+    """State-dict key -> shape that the network for ``config`` has (``enc_q`` excluded unless
+    ``posterior``), in legacy weight-norm naming (``weight_g``/``weight_v``). Derived by building
+    the network. The decoder is ``vocoder`` if given, else ``extra["vocoder"]`` (an Applio file's
+    entry), else the one ``weight``'s key names show, else HiFi-GAN."""
     cfg = SynthConfig.from_list(config)
-    return dict(_key_table(json.dumps(cfg.to_list()), version, bool(f0), posterior))
+    name = vocoder_for(weight, extra) if vocoder is None else vocoder
+    return dict(_key_table(json.dumps(cfg.to_list()), version, bool(f0), posterior, name))
+
+
+def vocoder_for(weight: Optional[Mapping[str, Any]] = None, extra: Optional[Mapping[str, Any]] = None) -> str:
+    """The decoder a model has: its ``vocoder`` entry, else the one its keys show, else HiFi-GAN."""
+    if extra is not None and extra.get("vocoder") is not None:
+        return str(extra["vocoder"])
+    if weight is not None:
+        return vocoder_from_keys(weight) or HIFIGAN
+    return HIFIGAN
 
 
 def _get(weight: Mapping[str, Any], stem: str, *suffixes: str) -> Optional[Any]:
@@ -98,15 +120,33 @@ def _get(weight: Mapping[str, Any], stem: str, *suffixes: str) -> Optional[Any]:
 
 
 def upsample_kernels(weight: Mapping[str, Any]) -> tuple[int, ...]:
-    """Kernel sizes of ``dec.ups.*`` read from the weights (either weight-norm naming)."""
-    kernels = []
+    """Kernel sizes of ``dec.ups.*`` (``dec.upsamples.*`` in Applio's MRF HiFi-GAN) read from
+    the weights (either weight-norm naming)."""
+    kernels: list[int] = []
+    stem = "dec.upsamples" if any(k.startswith("dec.upsamples.") for k in weight) else "dec.ups"
     i = 0
     while True:
-        v = _get(weight, f"dec.ups.{i}", ".weight_v", ".parametrizations.weight.original1", ".weight")
+        v = _get(weight, f"{stem}.{i}", ".weight_v", ".parametrizations.weight.original1", ".weight")
         if v is None:
             return tuple(kernels)
         kernels.append(int(v.shape[-1]))
         i += 1
+
+
+def decoder_facts(weight: Mapping[str, Any]) -> dict[str, Any]:
+    """What the weights say about the decoder's upsampling, for any of the three vocoders.
+
+    ``vocoder`` (from the key names), ``stages`` (upsampling stages), ``ups_kernels`` (the
+    transposed convs' kernel sizes; None for RefineGAN, which upsamples by interpolation and
+    ignores ``upsample_kernel_sizes``) and ``noise_kernels`` (source-injection conv kernels).
+    """
+    vocoder = vocoder_from_keys(weight) or HIFIGAN
+    if vocoder == REFINEGAN:
+        stages = len({k.split(".")[2] for k in weight if k.startswith("dec.upsample_conv_blocks.")})
+        return {"vocoder": vocoder, "stages": stages, "ups_kernels": None, "noise_kernels": []}
+    kernels = list(upsample_kernels(weight))
+    return {"vocoder": vocoder, "stages": len(kernels), "ups_kernels": kernels,
+            "noise_kernels": list(noise_conv_kernels(weight))}
 
 
 def noise_conv_kernels(weight: Mapping[str, Any]) -> tuple[int, ...]:
