@@ -80,7 +80,10 @@ def test_wheel_install_runs_the_demo_and_writes_a_report(tmp_path: Path) -> None
 
 def test_every_package_is_listed_for_the_wheel() -> None:
     """A package missing from pyproject's list is missing from a plain install (imports fail there)."""
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
 
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "rvcqa").rglob("__init__.py")}
