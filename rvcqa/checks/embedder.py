@@ -99,11 +99,11 @@ def training_pairs(wavs16k: Path, features: Path, limit: int) -> list[tuple[str,
 def content_model(ctx: ModelContext, width: int) -> tuple[Any, str] | None:
     """The embedder conversion uses for this model, ``(model, how it was chosen)``; None when
     none is known (no declaration, no ``--hubert``, no embedder in an Applio root)."""
-    from rvcqa.convert import read_content_declaration
+    from rvcqa.content import read_content_declaration
 
     declared = read_content_declaration(ctx.md.root)
     if declared is not None:
-        from rvcqa.convert import content_model_for
+        from rvcqa.content import content_model_for
 
         version = "v1" if width == 256 else "v2"
         model, how = content_model_for(ctx.md.root, version, hubert=ctx.options.hubert, device=ctx.options.device)
