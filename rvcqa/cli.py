@@ -30,22 +30,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Build (once) the demo model directory and run the quality gate on it."""
-    import subprocess
+    """Build (once) the demo model directory, run the quality gate on it, write the report."""
+    from rvcqa.demo import run_demo
 
-    from rvcqa.demo import demo_model_dir
-
-    demo = demo_model_dir(progress=True)
-    results = Path(args.results).resolve()
-    pytest_args = ["--model-dir", str(demo), "--rvcqa-results", str(results), "-p", "no:cacheprovider", "-q"]
-    pytest_args += list(args.pytest_args)
-    print(f"rvcqa demo: gating {demo}", flush=True)
-    # a fresh interpreter: pytest then rewrites rvcqa's asserts itself instead of warning that this
-    # process imported rvcqa first (PytestAssertRewriteWarning)
-    code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args])
-    verdict = "PASSED" if code == 0 else "FAILED"
-    print(f"\nrvcqa demo: the gate {verdict} (pytest exit status {code}); results in {results}")
-    return code
+    return run_demo(Path(args.results), list(args.pytest_args))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -1,7 +1,11 @@
 """Content features and F0 for conversion tests, the inputs RVC's synthesizer is driven with.
 
-* :mod:`rvcqa.features.hubert`: fairseq's HuBERT base in plain torch, loaded safely from RVC's
-  ``assets/hubert/hubert_base.pt`` (v1: layer 9 + ``final_proj``, 256-dim; v2: layer 12, 768-dim).
+* :mod:`rvcqa.features.hubert`: fairseq's HuBERT base in plain torch (network in
+  :mod:`~rvcqa.features.hubert_net`), loaded safely from RVC's ``assets/hubert/hubert_base.pt``;
+  :mod:`~rvcqa.features.hubert_hf` reads Applio's transformers-layout embedders into it, and
+  :mod:`~rvcqa.features.embedders` picks the one a model was trained with. Features follow the
+  trainer: RVC v1 = layer 9 + ``final_proj`` (256-dim), v2 = layer 12 (768-dim); Applio v1 =
+  ``final_proj`` of the last hidden state, v2 = the last hidden state.
 * :mod:`rvcqa.features.standin`: a documented, deterministic stand-in with HuBERT's frame rate for
   when those weights are not on the machine (fixtures, the demo).
 * :mod:`rvcqa.features.rmvpe`: RVC's RMVPE pitch network, loaded from the user's ``rmvpe.pt``.
@@ -11,11 +15,15 @@ Heavy modules (torch, librosa) load only when a submodule is imported.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+import os
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from rvcqa.errors import CheckpointError, RvcqaError
+
+if TYPE_CHECKING:
+    from rvcqa.features.hubert import HubertContentModel
 
 #: RVC feeds HuBERT and every F0 tracker 16 kHz audio.
 SAMPLE_RATE = 16000
@@ -24,6 +32,10 @@ CONTENT_WINDOW = 400
 CONTENT_HOP = 320
 #: F0 hop: 160 samples = 10 ms (100 frames/s), twice the content rate.
 F0_HOP = 160
+#: Whose feature convention a content model follows: RVC reads a fixed layer (9 for v1, 12 for
+#: v2), Applio the encoder's last hidden state (``model(feats)["last_hidden_state"]``, then
+#: ``final_proj`` for v1).
+TRAINERS = ("rvc", "applio")
 
 
 class OptionalDependencyMissing(RvcqaError):
@@ -93,6 +105,22 @@ def key_problems(state: Mapping[str, Any], expected: Mapping[str, Any], *,
     return "; ".join(parts)
 
 
+def check_trainer(trainer: str) -> str:
+    """``trainer`` if it names a known feature convention, else a ValueError listing them."""
+    if trainer not in TRAINERS:
+        raise ValueError(f"trainer must be one of {', '.join(map(repr, TRAINERS))}, got {trainer!r}")
+    return trainer
+
+
+def load_content_model(path: str | os.PathLike[str], version: str = "v2", trainer: str = "rvc", *,
+                       device: str = "cpu") -> "HubertContentModel":
+    """RVC's fairseq ``hubert_base.pt`` or an Applio/transformers embedder folder, loaded safely
+    into rvcqa's HuBERT (:func:`rvcqa.features.embedders.load_content_model`; imports torch)."""
+    from rvcqa.features.embedders import load_content_model as load
+
+    return load(path, version, trainer, device=device)
+
+
 @runtime_checkable
 class ContentExtractor(Protocol):
     """What the conversion pipeline needs from a content model: HuBERT or the stand-in."""
@@ -119,8 +147,11 @@ __all__ = [
     "FeatureModelError",
     "OptionalDependencyMissing",
     "SAMPLE_RATE",
+    "TRAINERS",
     "as_wave16k",
+    "check_trainer",
     "content_frames",
     "f0_frames",
     "key_problems",
+    "load_content_model",
 ]

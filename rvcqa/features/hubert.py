@@ -26,23 +26,20 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from rvcqa.checkpoint import describe_structure, load_pth
 from rvcqa.errors import UnsafeCheckpointError
 from rvcqa.features import (
     CONTENT_WINDOW,
+    TRAINERS,
     FeatureModelError,
     as_wave16k,
+    check_trainer,
     content_frames,
     key_problems,
 )
+from rvcqa.features.hubert_net import BASE_CONV_LAYERS, HubertArch, HubertNet, build_hubert
 
-#: fairseq's default ``conv_feature_layers``: ``[(512,10,5)] + [(512,3,2)]*4 + [(512,2,2)]*2``.
-BASE_CONV_LAYERS: tuple[tuple[int, int, int], ...] = (
-    ((512, 10, 5),) + ((512, 3, 2),) * 4 + ((512, 2, 2),) * 2
-)
 #: RVC's layer choice per model version (``Pipeline.vc``).
 OUTPUT_LAYER = {"v1": 9, "v2": 12}
 
@@ -182,29 +179,6 @@ def _model_cfg(ckpt: Mapping[str, Any]) -> dict[str, Any]:
     return _plain_mapping(ckpt.get("args")) or {}
 
 
-# --------------------------------------------------------------------------- architecture
-
-@dataclass(frozen=True)
-class HubertArch:
-    """Everything that shapes the network; defaults are HuBERT base (RVC's hubert_base.pt)."""
-
-    conv_layers: tuple[tuple[int, int, int], ...] = BASE_CONV_LAYERS  # (dim, kernel, stride)
-    conv_bias: bool = False
-    extractor_mode: str = "default"  # "default": group norm on conv 0; "layer_norm": LN on each
-    embed_dim: int = 768
-    ffn_dim: int = 3072
-    heads: int = 12
-    layers: int = 12
-    conv_pos: int = 128
-    conv_pos_groups: int = 16
-    final_dim: int = 256
-    layer_norm_first: bool = False
-    label_embs: int | None = 504  # rows of label_embs_concat; None when the file has none
-
-    @property
-    def conv_dim(self) -> int:
-        return self.conv_layers[-1][0]
-
 
 def _eval_layer_spec(text: str) -> tuple[tuple[int, int, int], ...]:
     """fairseq ``eval()``s ``conv_feature_layers``; we accept only lists/tuples of ints with
@@ -234,7 +208,7 @@ def _eval_layer_spec(text: str) -> tuple[tuple[int, int, int], ...]:
         isinstance(t, tuple) and len(t) == 3 and all(isinstance(i, int) for i in t) for t in value
     ):
         raise ValueError("expected a list of (dim, kernel, stride) tuples")
-    return tuple(value)  # type: ignore[arg-type]
+    return tuple(value)
 
 
 def arch_from_checkpoint(state: Mapping[str, torch.Tensor], cfg: Mapping[str, Any], *,
@@ -253,8 +227,8 @@ def arch_from_checkpoint(state: Mapping[str, torch.Tensor], cfg: Mapping[str, An
     if str(cfg.get("layer_type", "transformer")) != "transformer":
         raise fail(f"unsupported layer_type {cfg.get('layer_type')!r}; HuBERT uses 'transformer'")
     if any(k.startswith(("feature_projection.", "encoder.pos_conv_embed.")) for k in state):
-        raise fail("this is a Hugging Face transformers HuBERT; rvcqa reads fairseq's layout "
-                   "(RVC's assets/hubert/hubert_base.pt)")
+        raise fail("this is a Hugging Face transformers HuBERT (Applio's embedder layout); load it "
+                   "with rvcqa.features.load_content_model, which renames its keys")
 
     n_conv = _count(state, r"feature_extractor\.conv_layers\.(\d+)\.0\.weight")
     if n_conv == 0:
@@ -295,6 +269,7 @@ def arch_from_checkpoint(state: Mapping[str, torch.Tensor], cfg: Mapping[str, An
     heads = int(cfg.get("encoder_attention_heads") or 12)
     if embed % heads:
         raise fail(f"embedding width {embed} is not divisible by {heads} attention heads")
+    has_proj = "post_extract_proj.weight" in state
     return HubertArch(
         conv_layers=conv_layers,
         conv_bias="feature_extractor.conv_layers.0.0.bias" in state,
@@ -308,6 +283,8 @@ def arch_from_checkpoint(state: Mapping[str, torch.Tensor], cfg: Mapping[str, An
         final_dim=int(final_dim),
         layer_norm_first=bool(cfg.get("layer_norm_first", False)),
         label_embs=int(state["label_embs_concat"].shape[0]) if "label_embs_concat" in state else None,
+        post_extract_proj=None if has_proj == (conv_layers[-1][0] != embed) else has_proj,
+        feature_norm="layer_norm.weight" in state or bool(cfg.get("feature_norm", True)),
     )
 
 
@@ -317,196 +294,27 @@ def _count(keys: Iterable[str], pattern: str) -> int:
     return max(found) + 1 if found else 0
 
 
-# --------------------------------------------------------------------------- network
-
-def _normal(t: torch.Tensor) -> torch.Tensor:
-    """N(0, 1) init, skipped on the meta device (nothing to fill; torch's meta kernel is slow)."""
-    return t if t.is_meta else t.normal_()
-
-
-class _TransposeLast(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.transpose(-2, -1)
-
-
-def _conv_block(n_in: int, n_out: int, k: int, stride: int, *, norm: str | None, bias: bool) -> nn.Sequential:
-    """fairseq's block: conv (index 0), dropout (1: identity at inference), norm (2), GELU."""
-    conv = nn.Conv1d(n_in, n_out, k, stride=stride, bias=bias)
-    if norm == "group":  # one group per channel: normalises each channel over time
-        return nn.Sequential(conv, nn.Identity(), nn.GroupNorm(n_out, n_out, affine=True), nn.GELU())
-    if norm == "layer":
-        return nn.Sequential(conv, nn.Identity(),
-                             nn.Sequential(_TransposeLast(), nn.LayerNorm(n_out), _TransposeLast()), nn.GELU())
-    return nn.Sequential(conv, nn.Identity(), nn.GELU())
-
-
-class ConvFeatureExtractor(nn.Module):
-    """Waveform ``[B, N]`` -> ``[B, C, T]``; receptive field 400, stride 320 for base."""
-
-    def __init__(self, arch: HubertArch) -> None:
-        super().__init__()
-        self.conv_layers = nn.ModuleList()
-        n_in = 1
-        for i, (dim, k, stride) in enumerate(arch.conv_layers):
-            norm = None
-            if arch.extractor_mode == "layer_norm":
-                norm = "layer"
-            elif i == 0:
-                norm = "group"
-            self.conv_layers.append(_conv_block(n_in, dim, k, stride, norm=norm, bias=arch.conv_bias))
-            n_in = dim
-
-    def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        x = wav.unsqueeze(1)
-        for block in self.conv_layers:
-            x = block(x)
-        return x
-
-
-class PosConv(nn.Module):
-    """Convolutional position embedding: grouped conv with legacy weight norm over dim 2
-    (``weight_g`` is ``[1, 1, K]``), 'same' padding with the extra frame of an even kernel
-    dropped (fairseq's SamePad), then GELU."""
-
-    def __init__(self, dim: int, kernel: int, groups: int) -> None:
-        super().__init__()
-        self.kernel, self.groups = kernel, groups
-        self.weight_g = nn.Parameter(torch.ones(1, 1, kernel))
-        self.weight_v = nn.Parameter(_normal(torch.empty(dim, dim // groups, kernel)))
-        self.bias = nn.Parameter(torch.zeros(dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = torch._weight_norm(self.weight_v, self.weight_g, 2)
-        y = F.conv1d(x, weight, self.bias, padding=self.kernel // 2, groups=self.groups)
-        if self.kernel % 2 == 0:
-            y = y[:, :, :-1]
-        return F.gelu(y)
-
-
-class SelfAttention(nn.Module):
-    """fairseq's MultiheadAttention for self-attention without masks (one utterance, no padding)."""
-
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.k_proj = nn.Linear(dim, dim)
-        self.v_proj = nn.Linear(dim, dim)
-        self.q_proj = nn.Linear(dim, dim)
-        self.out_proj = nn.Linear(dim, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, C]
-        b, t, c = x.shape
-
-        def split(y: torch.Tensor) -> torch.Tensor:
-            return y.view(b, t, self.heads, c // self.heads).transpose(1, 2)
-
-        out = F.scaled_dot_product_attention(split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x)))
-        return self.out_proj(out.transpose(1, 2).reshape(b, t, c))
-
-
-class EncoderLayer(nn.Module):
-    """BERT-style layer; post-norm (HuBERT base) or pre-norm (``layer_norm_first``)."""
-
-    def __init__(self, arch: HubertArch) -> None:
-        super().__init__()
-        self.layer_norm_first = arch.layer_norm_first
-        self.self_attn = SelfAttention(arch.embed_dim, arch.heads)
-        self.self_attn_layer_norm = nn.LayerNorm(arch.embed_dim)
-        self.fc1 = nn.Linear(arch.embed_dim, arch.ffn_dim)
-        self.fc2 = nn.Linear(arch.ffn_dim, arch.embed_dim)
-        self.final_layer_norm = nn.LayerNorm(arch.embed_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.layer_norm_first:
-            x = x + self.self_attn(self.self_attn_layer_norm(x))
-            return x + self.fc2(F.gelu(self.fc1(self.final_layer_norm(x))))
-        x = self.self_attn_layer_norm(x + self.self_attn(x))
-        return self.final_layer_norm(x + self.fc2(F.gelu(self.fc1(x))))
-
-
-class TransformerEncoder(nn.Module):
-    def __init__(self, arch: HubertArch) -> None:
-        super().__init__()
-        self.layer_norm_first = arch.layer_norm_first
-        self.pos_conv = nn.Sequential(PosConv(arch.embed_dim, arch.conv_pos, arch.conv_pos_groups))
-        self.layers = nn.ModuleList(EncoderLayer(arch) for _ in range(arch.layers))
-        self.layer_norm = nn.LayerNorm(arch.embed_dim)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Add the conv position embedding; post-norm models normalise here, before layer 1."""
-        x = x + self.pos_conv(x.transpose(1, 2)).transpose(1, 2)
-        return x if self.layer_norm_first else self.layer_norm(x)
-
-    def forward(self, x: torch.Tensor, output_layer: int | None = None) -> torch.Tensor:
-        """Run layers 1..``output_layer`` (1-based; None: all). Like fairseq, the final layer norm
-        of a pre-norm model applies only when every layer ran without ``output_layer``."""
-        x = self.embed(x)
-        n = len(self.layers) if output_layer is None else output_layer
-        for layer in self.layers[:n]:
-            x = layer(x)
-        if self.layer_norm_first and output_layer is None:
-            x = self.layer_norm(x)
-        return x
-
-
-class HubertNet(nn.Module):
-    """fairseq ``HubertModel`` for inference: parameter names equal the checkpoint's keys."""
-
-    def __init__(self, arch: HubertArch) -> None:
-        super().__init__()
-        self.arch = arch
-        self.feature_extractor = ConvFeatureExtractor(arch)
-        self.layer_norm = nn.LayerNorm(arch.conv_dim)
-        self.post_extract_proj = (
-            nn.Linear(arch.conv_dim, arch.embed_dim) if arch.conv_dim != arch.embed_dim else None
-        )
-        self.encoder = TransformerEncoder(arch)
-        self.final_proj = nn.Linear(arch.embed_dim, arch.final_dim)
-        # training-only parameters, kept so the checkpoint loads strictly
-        self.mask_emb = nn.Parameter(torch.zeros(arch.embed_dim))
-        if arch.label_embs is not None:
-            self.label_embs_concat = nn.Parameter(torch.zeros(arch.label_embs, arch.final_dim))
-
-    def frontend(self, source: torch.Tensor) -> torch.Tensor:
-        """``[B, N]`` waveform -> ``[B, T, embed]`` encoder input (conv, layer norm, projection)."""
-        feats = self.layer_norm(self.feature_extractor(source).transpose(1, 2))
-        return self.post_extract_proj(feats) if self.post_extract_proj is not None else feats
-
-    def extract_features(self, source: torch.Tensor, output_layer: int | None = None) -> torch.Tensor:
-        """fairseq ``extract_features(source, padding_mask=all False, mask=False, output_layer)``."""
-        return self.encoder(self.frontend(source), output_layer)
-
-    def hidden_states(self, source: torch.Tensor) -> list[torch.Tensor]:
-        """Encoder input after the position embedding, then the output of every layer (for tests)."""
-        x = self.encoder.embed(self.frontend(source))
-        out = [x]
-        for layer in self.encoder.layers:
-            x = layer(x)
-            out.append(x)
-        return out
-
-
-def build_hubert(arch: HubertArch | None = None, *, device: str | torch.device = "meta") -> HubertNet:
-    """Build the network; on ``"meta"`` (the default) it allocates nothing, so even the full
-    95M-parameter base builds in milliseconds before a checkpoint is assigned into it."""
-    with torch.device(device):
-        return HubertNet(arch or HubertArch()).eval()
-
 
 # --------------------------------------------------------------------------- public model
 
 @dataclass
 class HubertContentModel:
-    """HuBERT content features exactly as RVC's pipeline takes them.
+    """HuBERT content features exactly as the tool that trained the voice takes them.
 
-    Satisfies :class:`rvcqa.features.ContentExtractor` for ``default_version``; pass ``version``
-    to :meth:`features` or use :meth:`for_version` for the other width.
+    ``trainer="rvc"`` (RVC WebUI): v1 = layer 9 through ``final_proj`` (256-dim), v2 = layer 12
+    (768-dim). ``trainer="applio"``: v1 = ``final_proj`` of the last hidden state, v2 = the last
+    hidden state. The two agree only for v2 of a 12-layer post-norm model. Satisfies
+    :class:`rvcqa.features.ContentExtractor` for ``default_version``; pass ``version`` to
+    :meth:`features` or use :meth:`for_version` for the other width.
     """
 
     net: HubertNet
     path: Path | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     default_version: str = "v2"
+    trainer: str = "rvc"
+    layout: str = "fairseq"  # "fairseq" or "transformers": where the weights came from
+    has_final_proj: bool = True  # a plain transformers HubertModel has none (v2 only)
 
     @property
     def dim(self) -> int:
@@ -519,18 +327,24 @@ class HubertContentModel:
         """The same weights, answering ``features(wav)`` for ``version``."""
         return replace(self, default_version=_check_version(version))
 
+    def output_layer(self, version: str) -> int | None:
+        """The encoder layer read (1-based), None for the last hidden state (Applio)."""
+        return OUTPUT_LAYER[_check_version(version)] if self.trainer == "rvc" else None
+
     def features(self, wav16k: np.ndarray | torch.Tensor, version: str | None = None) -> np.ndarray:
         """16 kHz mono audio -> ``[(N - 400) // 320 + 1, 256 | 768]`` float32 (50 frames/s).
 
-        v1: output of layer 9 through ``final_proj``; v2: output of layer 12. No normalisation of
-        the input, as at RVC inference.
+        The layer and projection follow :attr:`trainer` (see the class). No normalisation of the
+        input, as at RVC and Applio inference.
         """
         version = _check_version(version or self.default_version)
-        layer = OUTPUT_LAYER[version]
-        if layer > self.net.arch.layers:
+        layer = self.output_layer(version)
+        if layer is not None and layer > self.net.arch.layers:
             raise FeatureModelError(
                 f"{self.describe()}: has {self.net.arch.layers} layers; RVC {version} reads layer {layer}"
             )
+        if version == "v1" and not self.has_final_proj:
+            raise FeatureModelError(f"{self.describe()}: has no final_proj, which v1 (256-dim) features need")
         y = as_wave16k(wav16k, name="HuBERT input", min_samples=CONTENT_WINDOW)
         with torch.inference_mode():
             x = torch.from_numpy(y).to(self.device)[None]
@@ -541,12 +355,20 @@ class HubertContentModel:
         assert feats.shape[0] == content_frames(y.size), (feats.shape, y.size)
         return feats
 
+    def convention(self, version: str | None = None) -> str:
+        """What :meth:`features` returns for ``version``, in words."""
+        version = _check_version(version or self.default_version)
+        if self.trainer == "rvc":
+            what = "layer 9 + final_proj" if version == "v1" else "layer 12"
+        else:
+            what = "last hidden state + final_proj" if version == "v1" else "last hidden state"
+        return f"{self.trainer} {version}: {what} ({self.width(version)}-dim)"
+
     def describe(self) -> str:
         a = self.net.arch
         where = str(self.path) if self.path else "in-memory weights"
-        return (f"fairseq HuBERT ({a.layers} layers, {a.embed_dim}-dim) from {where}; RVC "
-                f"{self.default_version}: " + ("layer 9 + final_proj (256-dim)" if self.default_version == "v1"
-                                               else "layer 12 (768-dim)"))
+        kind = "fairseq HuBERT" if self.layout == "fairseq" else "transformers HuBERT"
+        return f"{kind} ({a.layers} layers, {a.embed_dim}-dim) from {where}; {self.convention()}"
 
 
 def _check_version(version: str) -> str:
@@ -556,7 +378,7 @@ def _check_version(version: str) -> str:
 
 
 def load_hubert(path: str | os.PathLike[str], device: str | torch.device = "cpu", *,
-                version: str = "v2") -> HubertContentModel:
+                version: str = "v2", trainer: str = "rvc") -> HubertContentModel:
     """Load RVC's ``hubert_base.pt`` (any fairseq HuBERT checkpoint of this shape) safely and strictly.
 
     Raises :class:`~rvcqa.errors.CheckpointError` for missing/damaged files,
@@ -565,24 +387,29 @@ def load_hubert(path: str | os.PathLike[str], device: str | torch.device = "cpu"
     and unexpected key).
     """
     ckpt = read_fairseq_checkpoint(path)
-    return model_from_state(ckpt.model, ckpt.model_cfg, path=ckpt.path, device=device, version=version)
+    return model_from_state(ckpt.model, ckpt.model_cfg, path=ckpt.path, device=device, version=version,
+                            trainer=trainer)
 
 
 def model_from_state(state: Mapping[str, torch.Tensor], cfg: Mapping[str, Any] | None = None, *,
                      path: Path | None = None, device: str | torch.device = "cpu",
-                     version: str = "v2") -> HubertContentModel:
-    """Build from a fairseq-layout state dict (strict) and wrap it for RVC-style extraction."""
+                     version: str = "v2", trainer: str = "rvc", layout: str = "fairseq",
+                     has_final_proj: bool = True) -> HubertContentModel:
+    """Build from a fairseq-layout state dict (strict) and wrap it for ``trainer``'s extraction."""
     where = str(path) if path else "HuBERT weights"
+    check_trainer(trainer)
     arch = arch_from_checkpoint(state, cfg or {}, where=where)
     net = build_hubert(arch)
     problems = key_problems(state, net.state_dict())
     if problems:
-        raise FeatureModelError(f"{where}: does not fit fairseq HuBERT ({arch.layers} layers, {arch.embed_dim}-dim): "
-                                f"{problems}. Use RVC's assets/hubert/hubert_base.pt (fairseq HuBERT base).")
+        raise FeatureModelError(f"{where}: does not fit {layout} HuBERT ({arch.layers} layers, {arch.embed_dim}-dim): "
+                                f"{problems}. Use RVC's assets/hubert/hubert_base.pt (fairseq HuBERT base) or an "
+                                "Applio embedder folder (config.json + pytorch_model.bin / model.safetensors).")
     dev = torch.device(device)
     weights = {k: v.detach().to(device=dev, dtype=torch.float32) for k, v in state.items()}
     net.load_state_dict(weights, strict=True, assign=True)
-    return HubertContentModel(net=net.eval(), path=path, device=dev, default_version=_check_version(version))
+    return HubertContentModel(net=net.eval(), path=path, device=dev, default_version=_check_version(version),
+                              trainer=trainer, layout=layout, has_final_proj=has_final_proj)
 
 
 __all__ = [
@@ -594,8 +421,10 @@ __all__ = [
     "INERT_GLOBALS",
     "InertObject",
     "OUTPUT_LAYER",
+    "TRAINERS",
     "arch_from_checkpoint",
     "build_hubert",
+    "check_trainer",
     "load_hubert",
     "model_from_state",
     "read_fairseq_checkpoint",

@@ -1,7 +1,7 @@
 """The report's pictures, drawn with matplotlib's Agg canvas (no display, no pyplot state).
 
-matplotlib is the optional extra ``rvcqa[plots]``: without it :func:`available` says why and the
-report is written without pictures. Each function returns PNG bytes; it raises on bad input and the
+matplotlib is a dependency of rvcqa; where it cannot be imported (a broken install)
+:func:`available` says why and the report is written without pictures. Each function returns PNG bytes; it raises on bad input and the
 renderer turns the error into a sentence in place of the picture.
 """
 from __future__ import annotations
@@ -120,6 +120,11 @@ def _spectrogram_db(y: Any, sr: int):
 
 
 def spectrograms(input: str, output: str, label_in: str = "input", label_out: str = "output") -> bytes:
+    return _png(spectrogram_figure(input, output, label_in, label_out))
+
+
+def spectrogram_figure(input: str, output: str, label_in: str = "input", label_out: str = "output") -> Any:
+    """Input and output spectrograms side by side; a band above a signal's Nyquist is labelled."""
     import numpy as np
 
     (x, sx), (y, sy) = _load(input), _load(output)
@@ -136,10 +141,30 @@ def spectrograms(input: str, output: str, label_in: str = "input", label_out: st
         ax.set_title(f"{label} ({sr // 1000 if sr >= 1000 else sr} kHz)")
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel("frequency (kHz)")
-    axes[0].set_ylim(0, max(sx, sy) / 2000.0)
+    top_khz = max(sx, sy) / 2000.0
+    axes[0].set_ylim(0, top_khz)
+    for ax, sr in zip(axes, (sx, sy)):
+        _mark_above_nyquist(ax, sr, top_khz)
     if mesh is not None:
         fig.colorbar(mesh, ax=list(axes), label="dB")
-    return _png(fig)
+    return fig
+
+
+def nyquist_note(sr: int) -> str:
+    """Why a lower-rate signal's spectrogram is blank at the top: it holds nothing above sr/2."""
+    khz = sr / 2000.0
+    return f"no content above {khz:g} kHz: {sr / 1000:g} kHz audio (Nyquist {khz:g} kHz)"
+
+
+def _mark_above_nyquist(ax: Any, sr: int, top_khz: float) -> None:
+    """Hatch and label the band a signal at ``sr`` cannot contain, so it does not read as a fault."""
+    nyq = sr / 2000.0
+    if nyq >= top_khz * 0.999:
+        return
+    ax.axhspan(nyq, top_khz, facecolor="0.92", edgecolor="0.55", hatch="//", lw=0.0, zorder=0.5)
+    ax.text(0.5, (nyq + top_khz) / 2, nyquist_note(sr), transform=ax.get_yaxis_transform(), ha="center",
+            va="center", fontsize=9, color="0.25", zorder=3,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.6"})
 
 
 def _f0(y: Any, sr: int):
@@ -152,12 +177,36 @@ def _f0(y: Any, sr: int):
         track = track_f0(y, sr, name="audio")
     except Exception:  # noqa: BLE001 - silent or too short audio has no contour
         return np.zeros(0), np.zeros(0)
-    f0 = np.asarray(track.f0_hz, dtype=float).copy()
-    f0[~np.asarray(track.voiced, dtype=bool) | (f0 <= 0)] = np.nan
+    floor = float(track.settings.get("fmin_hz", 0.0) or 0.0)
+    f0 = unvoiced_as_gaps(track.f0_hz, track.voiced, floor_hz=floor)
     return np.arange(len(f0)) * float(track.frame_period_s), f0
 
 
+def unvoiced_as_gaps(f0_hz: Any, voiced: Any = None, *, floor_hz: float = 0.0) -> Any:
+    """F0 with every unvoiced frame as NaN, so a plot shows a gap, never a flat line.
+
+    Unvoiced: the tracker said so (``voiced`` False), F0 <= 0 or not finite (RVC and most
+    trackers store 0 there), or F0 pinned at the tracker's search floor ``floor_hz`` (pYIN and
+    RMVPE report their lowest candidate, e.g. 50 or 100 Hz, where there is no pitch).
+    """
+    import numpy as np
+
+    f0 = np.array(f0_hz, dtype=float, copy=True).reshape(-1)
+    gap = ~np.isfinite(f0) | (f0 <= 0)
+    if voiced is not None:
+        gap |= ~np.asarray(voiced, dtype=bool).reshape(-1)
+    if floor_hz > 0:
+        gap |= f0 <= floor_hz * 1.005
+    f0[gap] = np.nan
+    return f0
+
+
 def f0_contours(input: str, output: str, label_in: str = "input", label_out: str = "output") -> bytes:
+    return _png(f0_figure(input, output, label_in, label_out))
+
+
+def f0_figure(input: str, output: str, label_in: str = "input", label_out: str = "output") -> Any:
+    """Input and output F0 on one log axis; unvoiced frames are gaps (see :func:`unvoiced_as_gaps`)."""
     import numpy as np
 
     (x, sx), (y, sy) = _load(input), _load(output)
@@ -173,11 +222,11 @@ def f0_contours(input: str, output: str, label_in: str = "input", label_out: str
     ax.set_yscale("log")
     ax.set_ylim(50, 1100)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8, title="gaps: unvoiced frames (no F0)", title_fontsize=8)
     if not np.any(np.isfinite(fy)) and np.any(np.isfinite(fx)):
         ax.text(0.5, 0.5, "no voiced frames in the output", ha="center", va="center", transform=ax.transAxes,
                 color=COLORS["output"])
-    return _png(fig)
+    return fig
 
 
 def waveforms(input: str, output: str, label_in: str = "input", label_out: str = "output") -> bytes:
