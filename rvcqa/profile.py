@@ -123,6 +123,19 @@ def _comment_above(lines: list[str], index: int) -> str:
 _KEY_LINE = re.compile(r'^\s*"(?P<key>[\w.]+)"\s*:')
 
 
+def _documented(path: Path, defaults: Mapping[str, Any], known: Mapping[str, str]) -> dict[str, str]:
+    """The comments above the ``"key": value`` lines of ``path`` for keys not in ``known`` yet."""
+    found: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        m = _KEY_LINE.match(line)
+        if m and m.group("key") in defaults and m.group("key") not in known and m.group("key") not in found:
+            comment = _comment_above(lines, i)
+            if comment:
+                found[m.group("key")] = comment
+    return found
+
+
 def threshold_docs() -> list[ThresholdDoc]:
     """Every threshold key with its default and the comment that documents it, in suite order."""
     out: list[ThresholdDoc] = []
@@ -130,11 +143,11 @@ def threshold_docs() -> list[ThresholdDoc]:
         defaults: Mapping[str, Any] = getattr(mod, "DEFAULTS", {})
         reasons: dict[str, str] = {}
         for path in _source_files(mod):
-            lines = path.read_text(encoding="utf-8").splitlines()
-            for i, line in enumerate(lines):
-                m = _KEY_LINE.match(line)
-                if m and m.group("key") in defaults and m.group("key") not in reasons:
-                    reasons[m.group("key")] = _comment_above(lines, i)
+            reasons.update(_documented(path, defaults, reasons))
+        if any(key not in reasons for key in defaults):
+            # a check module may re-export an engine's defaults (the sweep's live in rvcqa.sweep)
+            for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+                reasons.update(_documented(path, defaults, reasons))
         for key, value in defaults.items():
             out.append(ThresholdDoc(key, value, mod.__name__, reasons.get(key, "")))
     return out

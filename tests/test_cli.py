@@ -99,4 +99,4 @@ def test_training_suite_has_one_name() -> None:
     from rvcqa.report.command import checks_type, module_names
 
     assert checks_type("training") == checks_type("trainlog") == ["training"]
-    assert module_names(checks_type("structure,trainlog")) == ["structure", "trainlog"]
+    assert module_names(checks_type("structure,trainlog")) == ["structure", "trainlog", "history"]
