@@ -61,12 +61,11 @@ def content_model_for(
     if declared is None:
         if hubert is None:
             return None, NEEDS_HUBERT
-        from rvcqa.features.hubert import load_hubert
+        from rvcqa.features.embedders import load_content_model
 
-        hubert_model = load_hubert(hubert, device=device, version=version)
-        if flavour == "applio":
-            applio = LastLayerContent(hubert_model, version)
-            return applio, applio.describe()
+        # a fairseq hubert_base.pt or an Applio/transformers embedder folder, read by the
+        # convention of the tool the model came from
+        hubert_model = load_content_model(hubert, version=version, trainer=flavour, device=device)
         return hubert_model, describe_model(hubert_model)
     kind = str(declared.get("extractor", "")).lower()
     if kind != "standin":

@@ -42,6 +42,9 @@ class Options:
     device: str = "cpu"
     seed: int = 1234
     sweep: bool = False  # rank every saved checkpoint (--rvcqa-sweep; rvcqa.checks.sweep)
+    embedder: Any = None  # an rvcqa.features.embedders.EmbedderChoice made by the context builder
+    applio_root: Path | None = None  # the Applio root the model sits in (rvc/models/embedders/ ...)
+    rvc_root: Path | None = None  # the RVC-WebUI root the model sits in (assets/hubert/ ...)
 
 
 class ModelContext:
@@ -173,6 +176,20 @@ class ModelContext:
         dev = device or self.options.device
         key = "synthesizer" if dev == self.options.device else f"synthesizer:{dev}"
         return self.cached(key, lambda: load_synthesizer(self.inference_model(), device=dev))
+
+    def pipeline_flavour(self) -> str:
+        """``"applio"`` for a model Applio trained, else ``"rvc"``: conversion follows that tool."""
+        from rvcqa.facts import model_facts
+
+        return "applio" if model_facts(self).trainer == "applio" else "rvc"
+
+    def content_model(self, version: str) -> tuple[Any, str]:
+        """The content extractor conversion uses and a line saying which (``(None, why)`` when none)."""
+        from rvcqa.content import content_model_for
+
+        opts = self.options
+        return self.cached(f"content_model:{version}", lambda: content_model_for(
+            self.md.root, version, hubert=opts.hubert, device=opts.device, flavour=self.pipeline_flavour()))
 
     # ------------------------------------------------------------------ one root cause
     def load_failure(self) -> LoadFailure | None:

@@ -86,7 +86,7 @@ def build_contexts(req: ContextRequest) -> Contexts:
     header: list[str] = []
     args = list(req.model_dirs)
     if not args and req.demo_when_empty:
-        from rvcqa.demo import demo_model_dir
+        from rvcqa.demo.build import demo_model_dir
 
         demo = demo_model_dir()
         args = [str(demo)]
@@ -124,6 +124,8 @@ def build_contexts(req: ContextRequest) -> Contexts:
             transpose=req.transpose,
             device=device,
             sweep=req.sweep,
+            applio_root=cwd if root_kind(cwd) == "applio" else None,
+            rvc_root=cwd if root_kind(cwd) == "rvc" else None,
         )
         if req.seed is not None:
             options.seed = req.seed

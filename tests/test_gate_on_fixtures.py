@@ -15,7 +15,7 @@ from fixtures import catalog
 
 
 
-CHECK_IN_ID = re.compile(r"\[(?:[^\]]*?-)?((?:structure|provenance|dataset|training|perceptual|sweep)\.[\w.]+)\]")
+CHECK_IN_ID = re.compile(r"\[(?:[^\]]*?-)?((?:structure|provenance|dataset|training|perceptual|embedder|sweep)\.[\w.]+)\]")
 
 
 def run_gate(pytester: pytest.Pytester, model_dir: Path, results: Path, *, perceptual: bool) -> dict[str, dict[str, str]]:

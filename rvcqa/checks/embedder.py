@@ -103,22 +103,20 @@ def content_model(ctx: ModelContext, width: int) -> tuple[Any, str] | None:
 
     declared = read_content_declaration(ctx.md.root)
     if declared is not None:
-        from rvcqa.content import content_model_for
-
         version = "v1" if width == 256 else "v2"
-        model, how = content_model_for(ctx.md.root, version, hubert=ctx.options.hubert, device=ctx.options.device)
+        model, how = ctx.content_model(version)
         return (model, how) if model is not None else None
     from rvcqa.features.embedders import EmbedderChoice, embedder_model_of, load_choice, resolve_embedder
 
-    choice = getattr(ctx.options, "embedder", None)
+    choice = ctx.options.embedder
     if not isinstance(choice, EmbedderChoice):
         try:
             meta = getattr(ctx.inference_model(), "extra", {}) or {}
         except RvcqaError as exc:
             raise _ModelUnreadable(str(exc)) from None
         choice = resolve_embedder(embedder_model=embedder_model_of(meta),
-                                  applio_root=getattr(ctx.options, "applio_root", None),
-                                  rvc_root=getattr(ctx.options, "rvc_root", None), hubert=ctx.options.hubert)
+                                  applio_root=ctx.options.applio_root,
+                                  rvc_root=ctx.options.rvc_root, hubert=ctx.options.hubert)
     if choice is None:
         return None
     model = load_choice(choice, "v2", device=ctx.options.device)

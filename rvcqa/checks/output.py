@@ -150,13 +150,11 @@ def judge_dc(ctx: ModelContext, ms: dict[str, OutputSignal], scope: str) -> Find
 
 def _pause_probe(ctx: ModelContext) -> tuple[np.ndarray, int, float]:
     """Convert the first reference clip with 1 s of digital silence after its first 2 s."""
-    from rvcqa.content import content_model_for
     from rvcqa.convert import Converter, PipelineSettings, expand_inputs, load_input
 
     synth = _synth(ctx)
     opts = ctx.options
-    content, desc = ctx.cached("content_model", lambda: content_model_for(ctx.md.root, synth.version,
-                                                                          hubert=opts.hubert, device=opts.device))
+    content, desc = ctx.content_model(synth.version)
     if content is None:
         raise ModelDirError(f"conversion {desc}")
     inputs = expand_inputs(opts.reference_audio)
@@ -165,7 +163,7 @@ def _pause_probe(ctx: ModelContext) -> tuple[np.ndarray, int, float]:
     y = load_input(inputs[0])
     cut = min(int(SPEECH_S * 16000), y.size // 2)
     probe = np.concatenate([y[:cut], np.zeros(int(PAUSE_S * 16000), np.float32), y[cut:]])
-    settings = PipelineSettings(transpose=float(opts.transpose), seed=int(opts.seed))
+    settings = PipelineSettings(transpose=float(opts.transpose), seed=int(opts.seed), flavour=ctx.pipeline_flavour())
     conv = Converter(synth, content, settings=settings).convert(probe, source=inputs[0])
     return conv.output, conv.sample_rate, cut / 16000
 

@@ -11,24 +11,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from rvcqa.demo.build import NAME, content_key
-
-
-def cache_root() -> Path:
-    env = os.environ.get("RVCQA_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "rvcqa"
-
-
-def demo_model_dir(progress: bool = False) -> Path:
-    """Path of the demo experiment folder (``.../healthy/healthy``), building it if needed."""
-    from rvcqa.demo.build import build_demo_dir
-
-    dest = cache_root() / NAME
-    stamp = dest / f"{NAME}.build-key"
-    fresh = not (stamp.is_file() and stamp.read_text().strip() == content_key())
-    if progress and fresh:
-        print("rvcqa demo: building the demo model directory (once, a few seconds)...", flush=True)
-    return build_demo_dir(dest)
+from rvcqa.demo.build import cache_root, demo_model_dir
 
 
 def run_demo(results: Path, pytest_args: Sequence[str] = ()) -> int:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -316,3 +317,18 @@ def build_demo_dir(dest: Path, root: Path = DATA) -> Path:
             raise
         stamp.write_text(key + "\n")
     return exp
+
+
+def cache_root() -> Path:
+    env = os.environ.get("RVCQA_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "rvcqa"
+
+
+def demo_model_dir(progress: bool = False) -> Path:
+    """Path of the demo experiment folder (``.../healthy/healthy``), building it if needed."""
+    dest = cache_root() / NAME
+    stamp = dest / f"{NAME}.build-key"
+    fresh = not (stamp.is_file() and stamp.read_text().strip() == content_key())
+    if progress and fresh:
+        print("rvcqa demo: building the demo model directory (once, a few seconds)...", flush=True)
+    return build_demo_dir(dest)

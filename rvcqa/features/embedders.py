@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from typing import TYPE_CHECKING
 
 from rvcqa.errors import CheckpointError
-from rvcqa.features import check_trainer
+from rvcqa.features.common import WEIGHT_FILES, check_trainer, is_transformers_folder
 
 if TYPE_CHECKING:
     from rvcqa.features.hubert import HubertContentModel
@@ -37,7 +37,6 @@ EMBEDDER_ROOT = Path("rvc") / "models" / "embedders"
 #: RVC WebUI's only content model, relative to its root.
 RVC_HUBERT = Path("assets") / "hubert" / "hubert_base.pt"
 #: Weight files a transformers folder may hold, the safe format first.
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 class EmbedderNotFound(CheckpointError):
@@ -55,15 +54,6 @@ class EmbedderChoice:
 
     def describe(self) -> str:
         return f"{self.name} ({self.trainer} convention) at {self.path}: {self.source}"
-
-
-def is_transformers_folder(path: str | os.PathLike[str]) -> bool:
-    """A folder with ``config.json`` and one of :data:`WEIGHT_FILES`, or such a weight file."""
-    p = Path(path)
-    folder = p if p.is_dir() else p.parent
-    if p.is_file() and p.name not in WEIGHT_FILES:
-        return False
-    return (folder / "config.json").is_file() and (p.is_file() or any((folder / w).is_file() for w in WEIGHT_FILES))
 
 
 def embedder_model_of(metadata: Mapping[str, Any]) -> str | None:

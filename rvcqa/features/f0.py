@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from rvcqa.features import F0_HOP, SAMPLE_RATE, OptionalDependencyMissing, as_wave16k, f0_frames
+from rvcqa.features.common import F0_HOP, SAMPLE_RATE, OptionalDependencyMissing, as_wave16k, f0_frames
 
 if TYPE_CHECKING:
     from rvcqa.features.rmvpe import RmvpeModel

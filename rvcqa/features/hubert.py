@@ -29,7 +29,7 @@ import torch
 
 from rvcqa.checkpoint import describe_structure, load_pth
 from rvcqa.errors import UnsafeCheckpointError
-from rvcqa.features import (
+from rvcqa.features.common import (
     CONTENT_WINDOW,
     TRAINERS,
     FeatureModelError,

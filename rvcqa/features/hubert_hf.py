@@ -25,8 +25,8 @@ import torch
 
 from rvcqa.checkpoint import describe_structure, load_pth
 from rvcqa.errors import CheckpointError
-from rvcqa.features import FeatureModelError
-from rvcqa.features.embedders import WEIGHT_FILES, is_transformers_folder
+from rvcqa.features.common import FeatureModelError
+from rvcqa.features.common import WEIGHT_FILES, is_transformers_folder
 #: transformers' per-layer names -> fairseq's (``encoder.layers.N.`` + suffix).
 _LAYER_RENAMES = (
     ("attention.", "self_attn."),

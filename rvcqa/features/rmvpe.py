@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rvcqa.checkpoint import describe_structure, load_pth
-from rvcqa.features import F0_HOP, SAMPLE_RATE, FeatureModelError, as_wave16k, f0_frames, key_problems
+from rvcqa.features.common import F0_HOP, SAMPLE_RATE, FeatureModelError, as_wave16k, f0_frames, key_problems
 
 N_MELS = 128
 N_FFT = 1024

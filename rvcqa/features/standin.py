@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rvcqa.features import CONTENT_HOP, CONTENT_WINDOW, SAMPLE_RATE, as_wave16k
+from rvcqa.features.common import CONTENT_HOP, CONTENT_WINDOW, SAMPLE_RATE, as_wave16k
 
 N_MELS = 80
 N_FFT = 512

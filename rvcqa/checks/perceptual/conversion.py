@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 
 def findings(ctx: ModelContext) -> list[Finding]:
-    from rvcqa.content import content_model_for
     from rvcqa.convert import Converter, PipelineSettings, convert_files, expand_inputs
     from rvcqa.measure import measure_conversion
     from rvcqa.outputs import safe_output_dir, write_json
@@ -33,9 +32,7 @@ def findings(ctx: ModelContext) -> list[Finding]:
         return for_all(CONVERT_IDS, failed, f"the model cannot be run: {error}")
     opts = ctx.options
     try:
-        content, content_desc = ctx.cached(
-            "content_model", lambda: content_model_for(ctx.md.root, synth.version, hubert=opts.hubert, device=opts.device)
-        )
+        content, content_desc = ctx.content_model(synth.version)
     except RvcqaError as error:
         return for_all(CONVERT_IDS, failed, f"conversion: cannot load the content extractor: {error}")
     if content is None:
@@ -50,7 +47,8 @@ def findings(ctx: ModelContext) -> list[Finding]:
             rmvpe = ctx.cached("rmvpe", lambda: load_rmvpe(rmvpe_path, device=opts.device))
         retrieval, index_desc = load_index(ctx.md.index_files, phone_dim(synth.version))
         settings = PipelineSettings(
-            transpose=float(opts.transpose), seed=int(opts.seed), f0_method="rmvpe" if rmvpe is not None else "pyin"
+            transpose=float(opts.transpose), seed=int(opts.seed), f0_method="rmvpe" if rmvpe is not None else "pyin",
+            flavour=ctx.pipeline_flavour(),
         )
         converter = Converter(synth, content, settings=settings, rmvpe=rmvpe, retrieval=retrieval)
         inputs = expand_inputs(opts.reference_audio)
