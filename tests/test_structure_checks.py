@@ -200,8 +200,15 @@ def test_vocoder(healthy, models):
     assert applio.status is Status.PASSED and applio.message == "Applio vocoder HiFi-GAN (RVC-compatible)"
     f = fault(models, "refinegan")["structure.vocoder"]
     assert f.status is Status.FAILED
-    assert f.message == ("Applio vocoder is 'RefineGAN': its decoder keys differ from RVC's HiFi-GAN, so RVC (which "
-                         "loads with strict=False) would leave the decoder random and output noise")
+    assert f.message == "the file names vocoder 'RefineGAN' but its decoder keys are those of 'HiFi-GAN'"
+
+
+def test_vocoder_warns_on_genuine_applio_vocoders(models):
+    for vocoder in ("MRF HiFi-GAN", "RefineGAN"):
+        f = findings(models.get(Spec(style="applio", vocoder=vocoder)).root)["structure.vocoder"]
+        assert f.status is Status.WARNING, (vocoder, f.message)
+        assert f.message.startswith(f"Applio vocoder {vocoder!r}: the vocoder entry and the decoder keys agree")
+        assert "RVC-WebUI cannot" in f.message
 
 
 def test_canonical_config_fails_on_rvc_0618_v1_list(models):

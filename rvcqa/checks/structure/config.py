@@ -253,20 +253,32 @@ def check_speakers(model: InferenceModel, cfg: SynthConfig) -> Finding:
 
 
 def check_vocoder(model: InferenceModel) -> Finding:
+    """The decoder the keys hold, against the ``vocoder`` entry Applio writes (RVC writes none)."""
+    from rvcqa.synth.vocoders import HIFIGAN, vocoder_from_keys
+
     cid = "structure.vocoder"
-    vocoder = model.extra.get("vocoder")
-    if vocoder is None:
-        return passed(cid, "no vocoder entry: RVC's HiFi-GAN (NSF) decoder", measured=None, expected="HiFi-GAN")
-    if str(vocoder) != "HiFi-GAN":
+    named = model.extra.get("vocoder")
+    built = vocoder_from_keys(model.weight) or HIFIGAN
+    if named is not None and str(named) != built:
         return failed(
-            cid,
-            f"Applio vocoder is {vocoder!r}: its decoder keys differ from RVC's HiFi-GAN, so RVC (which loads "
-            "with strict=False) would leave the decoder random and output noise",
-            measured=vocoder, expected="HiFi-GAN",
-            cause="the model was trained in Applio with the 'MRF HiFi-GAN' or 'RefineGAN' vocoder; use it only "
-                  "in Applio, or retrain with HiFi-GAN for RVC",
+            cid, f"the file names vocoder {str(named)!r} but its decoder keys are those of {built!r}",
+            measured={"vocoder_entry": str(named), "decoder_keys": built}, expected="the same vocoder",
+            cause="the vocoder entry was edited, or the weights were merged from a model trained with another "
+                  "vocoder; Applio builds the decoder the entry names and would leave it random",
         )
-    return passed(cid, "Applio vocoder HiFi-GAN (RVC-compatible)", measured=vocoder, expected="HiFi-GAN")
+    if built == HIFIGAN:
+        if named is None:
+            return passed(cid, "no vocoder entry: RVC's HiFi-GAN (NSF) decoder", measured=None, expected="HiFi-GAN")
+        return passed(cid, "Applio vocoder HiFi-GAN (RVC-compatible)", measured=str(named), expected="HiFi-GAN")
+    source = f"the vocoder entry and the decoder keys agree on {built!r}" if named is not None else (
+        f"the decoder keys are {built!r}'s (no vocoder entry)")
+    return warning(
+        cid, f"Applio vocoder {built!r}: {source}; rvcqa runs it, but RVC-WebUI cannot (it builds HiFi-GAN, "
+             "loads with strict=False and would leave this decoder random: noise)",
+        measured=built, expected="HiFi-GAN for RVC-WebUI; any of Applio's vocoders for Applio",
+        cause="the model was trained in Applio with the 'MRF HiFi-GAN' or 'RefineGAN' vocoder; use it only in "
+              "Applio (or retrain with HiFi-GAN for RVC-WebUI)",
+    )
 
 
 def check_canonical(ctx: ModelContext, model: InferenceModel, cfg: SynthConfig) -> Finding:
