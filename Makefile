@@ -1,6 +1,11 @@
 # Two commands for a newcomer (README): `make demo` and `make test`.
 # torch trap: a bare `torch` requirement on a fresh venv pulls a multi-GB CUDA build, so the
 # pinned CPU wheel is installed first; pyproject keeps a range, which that wheel satisfies.
+# The index (faiss) and mos (speechmos + onnxruntime) extras run in the default suite. The speaker
+# extra (resemblyzer) is not installed here yet: with it perceptual.convert_speaker runs and the
+# healthy fixture's conversion scores below its input. Installing it: `pip install "setuptools<81"`,
+# `pip install --no-build-isolation webrtcvad`, then `pip install resemblyzer "setuptools<81"`
+# (webrtcvad imports pkg_resources at run time too).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,7 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,index,mos]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -43,14 +43,16 @@ def read_content_declaration(model_root: Path) -> Optional[dict[str, Any]]:
 
 
 def content_model_for(
-    model_root: Path, version: str, *, hubert: Optional[Path] = None, device: str = "cpu"
+    model_root: Path, version: str, *, hubert: Optional[Path] = None, device: str = "cpu",
+    flavour: str = "rvc",
 ) -> tuple[Optional[ContentModel], str]:
     """The content extractor to convert with, and a line saying which (or why none).
 
     A model folder that declares its extractor (``rvcqa_content.json``, written for models trained
     on rvcqa's stand-in features) gets that extractor, even when ``--hubert`` is given: the model
     was trained on it and would be judged on inputs it never saw otherwise. Any other model needs
-    ``--hubert``; without it the answer is ``(None, reason)``.
+    ``--hubert``; without it the answer is ``(None, reason)``. ``flavour="applio"`` reads the
+    HuBERT the way Applio does (:class:`LastLayerContent`).
     """
     from rvcqa.synth.synthesizer import phone_dim
 
@@ -62,6 +64,9 @@ def content_model_for(
         from rvcqa.features.hubert import load_hubert
 
         hubert_model = load_hubert(hubert, device=device, version=version)
+        if flavour == "applio":
+            applio = LastLayerContent(hubert_model, version)
+            return applio, applio.describe()
         return hubert_model, describe_model(hubert_model)
     kind = str(declared.get("extractor", "")).lower()
     if kind != "standin":
@@ -80,6 +85,31 @@ def content_model_for(
     model = StandInContent(dim=d, seed=int(declared.get("seed", DEFAULT_SEED)))
     note = f"; --hubert {hubert} not used: the model was trained on the stand-in" if hubert is not None else ""
     return model, f"{describe_model(model)} (declared in {CONTENT_DECLARATION}{note})"
+
+
+class LastLayerContent:
+    """Applio's embedder convention on a fairseq HuBERT: the last layer's output (the
+    ``last_hidden_state`` of Applio 3.x's transformers ``HubertModelWithFinalProj``), through
+    ``final_proj`` for v1. RVC reads layer 9 for v1 instead; for v2 both read layer 12."""
+
+    def __init__(self, model: Any, version: str) -> None:
+        self.model = model
+        self.version = version
+
+    def features(self, wav16k: np.ndarray) -> np.ndarray:
+        import torch
+
+        net = self.model.net
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(wav16k, dtype=np.float32)).to(self.model.device)[None]
+            out = net.extract_features(x, output_layer=None)
+            if self.version == "v1":
+                out = net.final_proj(out)
+        return np.asarray(out[0].float().cpu().numpy(), dtype=np.float32)
+
+    def describe(self) -> str:
+        tail = "last layer + final_proj (256-dim)" if self.version == "v1" else "last layer (768-dim)"
+        return f"{self.model.describe().split(';')[0]}; Applio {self.version}: {tail}"
 
 
 def describe_model(model: Any) -> str:

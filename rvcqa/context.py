@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rvcqa.checkpoint import InferenceModel, TrainingCheckpoint
     from rvcqa.findings import Finding, Status
     from rvcqa.synth.synthesizer import Synthesizer
+    from rvcqa.history import History
     from rvcqa.trainlog import TrainLog
 
 T = TypeVar("T")
@@ -137,20 +138,62 @@ class ModelContext:
         value = data.get("sampling_rate", data.get("sample_rate"))
         return int(value) if isinstance(value, (int, float)) else None
 
+    def history(self) -> "History":
+        """Every training-history source (train.log or --train-log, TensorBoard), read once
+        (``rvcqa.history.History``)."""
+        from rvcqa.history import training_history
+
+        return self.cached("history", lambda: training_history(self.md, release=self._release))
+
+    def _release(self) -> tuple[int | None, int | None]:
+        """(epoch, step) of the released model: from its file name, else from its metadata."""
+        for m in self.md.epoch_models:
+            if m.path == self.md.inference_file:
+                return m.epoch, m.step
+        try:
+            model = self.inference_model()
+        except RvcqaError:
+            return None, None
+        step = model.extra.get("step")
+        return model.epoch, step if isinstance(step, int) else None
+
     def train_log(self) -> TrainLog | None:
-        """The parsed training log (``rvcqa.trainlog.TrainLog``) or None when absent."""
-        from rvcqa.trainlog import parse_train_log
+        """The training history to judge (``rvcqa.trainlog.TrainLog``), or None when there is none."""
+        from rvcqa.errors import TrainLogError
 
-        path = self.md.train_log
-        if path is None:
-            return None
-        return self.cached("train_log", lambda: parse_train_log(path))
+        hist = self.history()
+        if hist.judged is None and hist.text_error:
+            raise TrainLogError(hist.text_error)
+        return hist.judged
 
-    def synthesizer(self) -> Synthesizer:
-        """The strictly loaded synthesizer for the released model, weight norm folded."""
+    def synthesizer(self, device: str | None = None) -> Synthesizer:
+        """The strictly loaded synthesizer for the released model, weight norm folded (per device)."""
         from rvcqa.synth import load_synthesizer
 
-        return self.cached("synthesizer", lambda: load_synthesizer(self.inference_model(), device=self.options.device))
+        dev = device or self.options.device
+        key = "synthesizer" if dev == self.options.device else f"synthesizer:{dev}"
+        return self.cached(key, lambda: load_synthesizer(self.inference_model(), device=dev))
+
+    # ------------------------------------------------------------------ one root cause
+    def load_failure(self) -> LoadFailure | None:
+        """Why the released model cannot be used, once loading it has been tried and failed.
+
+        A file that does not load is owned by ``structure.file_format``; weights that do not fit
+        the network built from its config by ``structure.strict_load``.
+        """
+        name = self.md.inference_file.name if self.md.inference_file is not None else "the inference model"
+        failure = self._cache.get("inference_model")
+        if isinstance(failure, _Failure):
+            return LoadFailure(failure.error, "structure.file_format", name)
+        for key, value in self._cache.items():
+            if (key == "synthesizer" or key.startswith("synthesizer:")) and isinstance(value, _Failure):
+                return LoadFailure(value.error, "structure.strict_load", name)
+        return None
+
+    def not_evaluated(self, error: RvcqaError) -> str:
+        """The skip reason for work that needed the model: the one root cause, or ``error`` itself."""
+        failure = self.load_failure()
+        return failure.reason if failure is not None and failure.explains(error) else str(error)
 
     def threshold(self, key: str, default: Any) -> Any:
         """The profile's value for ``key`` (CLI / ini / marker overrides already merged)."""
@@ -185,6 +228,9 @@ class ModelContext:
                 found = list(checks_module.run(self))
             except RvcqaError as error:
                 found = [Finding(cid, _status_failed(), str(error)) for cid in checks_module.CHECK_IDS]
+            failure = self.load_failure()
+            if failure is not None and checks_module.__name__ != ROOT_CAUSE_MODULE:
+                found = [failure.skip(f) for f in found]
             by_id = {f.check: f for f in found}
             for cid in checks_module.CHECK_IDS:
                 by_id.setdefault(cid, skipped(cid, f"{cid}: not evaluated for {self.name}"))
@@ -214,3 +260,33 @@ def _status_failed() -> Status:
 @dataclass
 class _Failure:
     error: RvcqaError
+
+
+#: the check module that reports a model-load failure itself; every other one skips what it caused
+ROOT_CAUSE_MODULE = "rvcqa.checks.structure"
+
+
+@dataclass
+class LoadFailure:
+    """The released model could not be loaded: the error, the check that reports it, the file."""
+
+    error: RvcqaError
+    check: str
+    file: str
+
+    @property
+    def reason(self) -> str:
+        return f"not evaluated: {self.file} could not be loaded (see {self.check})"
+
+    def explains(self, error: RvcqaError | str) -> bool:
+        """True when ``error`` (or a message) is this failure, or quotes it."""
+        text = str(self.error)
+        return error is self.error or (bool(text) and text in str(error))
+
+    def skip(self, finding: Finding) -> Finding:
+        """``finding`` skipped with the root cause when it failed because of this load failure."""
+        from rvcqa.findings import skipped
+
+        if (finding.failed or finding.skipped) and self.explains(finding.message):
+            return skipped(finding.check, f"{finding.check}: {self.reason}", details={"root_cause": self.check})
+        return finding

@@ -1,25 +1,37 @@
 """Voice conversion with RVC's pipeline semantics: audio -> features -> synthesizer -> audio.
 
-Follows RVC's ``infer/modules/vc/pipeline.py`` (RVC_FORMATS 5.1-5.5) step by step, with the fp32
-window settings RVC uses on CPU (and Applio everywhere):
+Follows RVC-WebUI's ``infer/modules/vc/pipeline.py`` (RVC_FORMATS 5.1-5.5) step by step, with the
+fp32 window settings RVC uses on CPU (and Applio everywhere). Which upstream each step follows
+(compared against that code's own output in tests/test_conformance_pipeline.py and test_convert.py):
 
 1. read the input, mono, 16 kHz (:func:`load_input`); divide by ``peak / 0.95`` when that exceeds 1;
-   zero-phase 48 Hz high-pass (Butterworth order 5, ``filtfilt``) (:func:`prepare_input`);
-2. audio longer than ``t_max`` (41 s) is cut at RVC's quiet points: every ``t_center`` (38 s), the
-   10 ms window with the least absolute sum within +-``t_query`` (6 s) (:func:`split_points`);
+   zero-phase 48 Hz high-pass (Butterworth order 5, ``filtfilt``) (:func:`prepare_input`):
+   RVC-WebUI 20240604 ``vc_single`` + ``Pipeline.pipeline``, identical in Applio 3.x;
+2. audio longer than ``t_max`` (41 s) is cut at quiet points: every ``t_center`` (38 s), the
+   10 ms window with the least absolute sum within +-``t_query`` (6 s) (:func:`split_points`):
+   RVC-WebUI 20240604; ``flavour="applio"``: Applio 3.x's signed-sum variant;
 3. reflect-pad by ``t_pad`` (1 s) each side; F0 once over the padded signal (RMVPE when an
-   ``rmvpe.pt`` is given, else librosa pYIN), truncated to ``len // 160`` frames, transposed,
-   mapped to coarse pitch;
-4. per chunk: content features (HuBERT or a declared stand-in), index retrieval (faiss, k=8,
-   weights (1/d)^2, ``index_rate``) when an index is available, nearest x2 upsampling, truncation
-   to ``p_len = min(chunk // 160, frames)``, ``protect`` on unvoiced frames, inference, and the
-   output trimmed by ``t_pad_tgt`` each side; chunks concatenated.
+   ``rmvpe.pt`` is given, else the settings' method), truncated to ``len // 160`` frames, times
+   ``2 ** (transpose / 12)``, mapped to coarse pitch (``Pipeline.get_f0``, RVC-WebUI 20240604 =
+   Applio 3.x); harvest median-filtered when ``filter_radius > 2`` (RVC-WebUI 20240604; Applio has
+   no harvest); RMVPE's frames zero-padded to 32 (RVC-WebUI 20240604 and main) or reflected
+   (``flavour="applio"``, Applio 3.x);
+4. per chunk: content features (HuBERT: layer 9 + ``final_proj`` for v1, layer 12 for v2, RVC-WebUI
+   20240604; :class:`~rvcqa.content.LastLayerContent`: Applio 3.x's last layer, + ``final_proj``
+   for v1; or a declared stand-in), index retrieval (faiss, k=8, weights (1/d)^2, ``index_rate``) when an index
+   is available, nearest x2 upsampling, truncation to ``p_len = min(chunk // 160, frames)``,
+   ``protect`` on unvoiced frames, inference, and the output trimmed by ``t_pad_tgt`` each side;
+   chunks concatenated (``Pipeline.vc``, RVC-WebUI 20240604; Applio 3.x ``voice_conversion`` is
+   the same arithmetic);
+5. ``rms_mix_rate`` < 1: RVC-WebUI 20240604 ``change_rms`` (= Applio 3.x) (:func:`rms_mix`);
+   ``resample_sr``: RVC-WebUI 20240604's ``librosa.resample`` (:func:`resample_output`).
 
 Deliberate choices (documented in :class:`PipelineSettings`): ``rms_mix_rate`` defaults to 1
 (off) because the gate judges the model's own output, not a mix of its envelope with the input's;
 the prior noise is RVC's 0.66666 drawn from a seeded generator, so a conversion is reproducible;
 the output stays float and unscaled (RVC's writer would divide by ``peak / 0.99`` when the peak
-exceeds 0.99; we report the raw level instead of hiding it).
+exceeds 0.99 and write int16, Applio's divides the float the same way; we report the raw level
+instead of hiding it).
 """
 from __future__ import annotations
 
@@ -31,7 +43,14 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from rvcqa.content import CONTENT_DECLARATION, NEEDS_HUBERT, ContentModel, content_model_for, describe_model
+from rvcqa.content import (
+    CONTENT_DECLARATION,
+    NEEDS_HUBERT,
+    ContentModel,
+    LastLayerContent,
+    content_model_for,
+    describe_model,
+)
 from rvcqa.errors import AudioError, RvcqaError
 from rvcqa.outputs import write_wav
 from rvcqa.progress import Progress, run_each
@@ -47,6 +66,8 @@ WINDOW = 160  # samples per F0 frame at 16 kHz (10 ms)
 
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+#: whose pipeline to follow where RVC-WebUI and Applio differ
+FLAVOURS = ("rvc", "applio")
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,15 @@ class PipelineSettings:
       output level is wrong and changes what RMS/peak checks measure.
     - ``noise_scale`` RVC's 0.66666, drawn from ``torch.Generator().manual_seed(seed)``, and the
       NSF source noise on, as in RVC; ``noise_scale=0, source_noise=False`` is fully deterministic.
+    - ``filter_radius`` 3 (WebUI): above 2 harvest's F0 is median-filtered (3 frames); other
+      methods ignore it, as in RVC.
+    - ``resample_sr`` 0 (WebUI): off; a rate >= 16000 other than the model's resamples the output.
+    - ``flavour`` ``"rvc"`` or ``"applio"``: Applio's split points (see :func:`split_points`) and
+      RMVPE frame padding; its embedder convention is :class:`~rvcqa.content.LastLayerContent`.
+      Applio's other defaults (``convert_audio``): RMVPE at threshold 0.03 (pass ``rmvpe``), windows
+      (1, 6, 38, 41) s (its config's row for all but GPUs of 4 GB or less, which get
+      (1, 5, 30, 32)), ``index_rate`` 0.75, ``volume_envelope`` (our ``rms_mix_rate``) 1 and
+      ``protect`` 0.5, i.e. off: :meth:`applio` gives those.
     """
 
     transpose: float = 0.0
@@ -76,9 +106,23 @@ class PipelineSettings:
     source_noise: bool = True
     seed: int = 1234
     retrieval_k: int = 8
+    filter_radius: int = 3
+    resample_sr: int = 0
+    flavour: str = "rvc"
+
+    def __post_init__(self) -> None:
+        if self.flavour not in FLAVOURS:
+            raise RvcqaError(f"pipeline flavour must be one of {', '.join(FLAVOURS)}, got {self.flavour!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def applio(cls, **overrides: Any) -> "PipelineSettings":
+        """Applio 3.x's ``convert_audio`` defaults: its pipeline, ``protect`` 0.5 (off), RMS mix off."""
+        values: dict[str, Any] = {"flavour": "applio", "protect": 0.5, "rms_mix_rate": 1.0}
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclass
@@ -155,7 +199,11 @@ def prepare_input(y16k: np.ndarray) -> np.ndarray:
 
 
 def split_points(audio: np.ndarray, settings: PipelineSettings) -> list[int]:
-    """RVC's cut points for audio longer than ``t_max``: the quietest 10 ms near every ``t_center``."""
+    """RVC's cut points for audio longer than ``t_max``: the quietest 10 ms near every ``t_center``.
+
+    RVC sums absolute values over each 10 ms window; Applio (3.x) sums the signed samples and
+    takes the smallest magnitude of that sum, which favours windows that average to zero.
+    """
     t_query = int(SAMPLE_RATE * settings.x_query)
     t_center = int(SAMPLE_RATE * settings.x_center)
     t_max = int(SAMPLE_RATE * settings.x_max)
@@ -164,10 +212,13 @@ def split_points(audio: np.ndarray, settings: PipelineSettings) -> list[int]:
     if audio_pad.shape[0] <= t_max:
         return []
     # audio_sum[n] = sum_{i < WINDOW} |audio_pad[n + i]| for n < len(audio)
-    audio_sum = np.convolve(np.abs(audio_pad.astype(np.float64)), np.ones(WINDOW), mode="valid")[: audio.shape[0]]
+    x = audio_pad.astype(np.float64)
+    if settings.flavour == "rvc":
+        x = np.abs(x)
+    audio_sum = np.convolve(x, np.ones(WINDOW), mode="valid")[: audio.shape[0]]
     opt_ts = []
     for t in range(t_center, audio.shape[0], t_center):
-        seg = audio_sum[t - t_query : t + t_query]
+        seg = np.abs(audio_sum[t - t_query : t + t_query])
         opt_ts.append(t - t_query + int(np.flatnonzero(seg == seg.min())[0]))
     return opt_ts
 
@@ -180,7 +231,7 @@ def f0_for(audio_pad: np.ndarray, settings: PipelineSettings, rmvpe: Any = None)
     if rmvpe is not None:
         f0 = extract_f0(audio_pad, method="rmvpe", rmvpe=rmvpe)
     else:
-        f0 = extract_f0(audio_pad, method=settings.f0_method)
+        f0 = extract_f0(audio_pad, method=settings.f0_method, filter_radius=settings.filter_radius)
     f0 = np.asarray(f0, dtype=np.float64).reshape(-1)
     if f0.size < p_len:
         f0 = np.pad(f0, (0, p_len - f0.size))
@@ -206,9 +257,11 @@ class Converter:
         self.synth = synth
         self.content = content
         self.settings = settings
-        self.rmvpe = rmvpe
+        self.rmvpe = _padded_like(rmvpe, settings.flavour)
         self.retrieval = retrieval
-        self.sample_rate = int(synth.sample_rate)
+        self.model_rate = int(synth.sample_rate)
+        rs = int(settings.resample_sr)
+        self.sample_rate = rs if self.model_rate != rs >= SAMPLE_RATE else self.model_rate
         self.f0_model = bool(getattr(synth, "f0", True))
         if content is None:
             raise RvcqaError(f"conversion {NEEDS_HUBERT}")
@@ -219,7 +272,7 @@ class Converter:
 
     @property
     def t_pad_tgt(self) -> int:
-        return int(self.sample_rate * self.settings.x_pad)
+        return int(self.model_rate * self.settings.x_pad)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -244,12 +297,10 @@ class Converter:
         t_pad, t_pad_tgt = self.t_pad, self.t_pad_tgt
         t_pad2 = 2 * t_pad
         audio_pad = np.pad(audio, (t_pad, t_pad), mode="reflect")
-        pitch: Optional[np.ndarray]
-        pitchf: Optional[np.ndarray]
+        pitch: Optional[np.ndarray] = None
+        pitchf: Optional[np.ndarray] = None
         if self.f0_model:
             pitch, pitchf = f0_for(audio_pad, s, self.rmvpe)
-        else:
-            pitch = pitchf = None
         generator = torch.Generator(device="cpu").manual_seed(int(s.seed))
         pieces: list[np.ndarray] = []
         start = 0
@@ -265,7 +316,9 @@ class Converter:
         pieces.append(self._vc(tail, _sl(pitch, sl), _sl(pitchf, sl), generator)[t_pad_tgt:-t_pad_tgt])
         out = np.concatenate(pieces).astype(np.float32)
         if s.rms_mix_rate != 1:
-            out = rms_mix(audio, out, self.sample_rate, s.rms_mix_rate)
+            out = rms_mix(audio, out, self.model_rate, s.rms_mix_rate)
+        if self.sample_rate != self.model_rate:
+            out = resample_output(out, self.model_rate, self.sample_rate)
         seconds = time.perf_counter() - t0
         return Conversion(
             source=Path(source) if source is not None else None,
@@ -312,7 +365,28 @@ class Converter:
             generator=generator,
             source_noise=s.source_noise,
         )
-        return audio.detach().float().cpu().numpy().reshape(-1)
+        return np.asarray(audio.detach().float().cpu().numpy(), dtype=np.float32).reshape(-1)
+
+
+def _padded_like(rmvpe: Any, flavour: str) -> Any:
+    """Applio reflects RMVPE's frame padding where RVC zero-pads; a loaded model follows the flavour."""
+    if rmvpe is None or not hasattr(rmvpe, "pad_mode"):
+        return rmvpe
+    import dataclasses
+
+    return dataclasses.replace(rmvpe, pad_mode="reflect" if flavour == "applio" else "constant")
+
+
+def resample_output(out: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """RVC 5.5 ``resample_sr``: ``librosa.resample`` with librosa >= 0.10's default (soxr_hq).
+
+    RVC-WebUI 20240604 pins librosa 0.9.1, whose default was resampy's kaiser_best (not
+    reproduced sample for sample). Applio 3.x only relabels the file's rate, so its audio plays at
+    the wrong speed; that is not reproduced either.
+    """
+    import librosa
+
+    return np.asarray(librosa.resample(out, orig_sr=sr, target_sr=target_sr, res_type="soxr_hq"), dtype=np.float32)
 
 
 def _sl(arr: Optional[np.ndarray], sl: slice) -> Optional[np.ndarray]:
@@ -320,17 +394,39 @@ def _sl(arr: Optional[np.ndarray], sl: slice) -> Optional[np.ndarray]:
 
 
 def rms_mix(input16k: np.ndarray, output: np.ndarray, sr: int, rate: float) -> np.ndarray:
-    """RVC 5.5 RMS mix: ``out *= rms_in^(1-rate) * rms_out^(rate-1)`` on 0.5 s RMS envelopes."""
+    """RVC 5.5 RMS mix: ``out *= rms_in^(1-rate) * rms_out^(rate-1)`` on 0.5 s RMS envelopes.
+
+    Both envelopes are stretched to the output's length as RVC's ``change_rms`` does (RVC-WebUI
+    20240604, Applio 3.x): ``F.interpolate(mode="linear")``, half-sample aligned
+    (:func:`stretch_linear`), not end to end.
+    """
     import librosa
 
     def envelope(y: np.ndarray, rate_hz: int) -> np.ndarray:
         frame = rate_hz // 2 * 2
         r = librosa.feature.rms(y=y, frame_length=frame, hop_length=rate_hz // 2)[0]
-        return np.interp(np.linspace(0, 1, output.shape[0]), np.linspace(0, 1, r.shape[0]), r)
+        return stretch_linear(r, output.shape[0])
 
     rms_in = envelope(input16k, SAMPLE_RATE)
     rms_out = np.maximum(envelope(output, sr), 1e-6)
-    return (output * np.power(rms_in, 1 - rate) * np.power(rms_out, rate - 1)).astype(np.float32)
+    gain = np.power(rms_in, 1 - rate) * np.power(rms_out, rate - 1)
+    return np.asarray(output * gain, dtype=np.float32)
+
+
+def stretch_linear(values: np.ndarray, size: int) -> np.ndarray:
+    """``torch.nn.functional.interpolate(mode="linear", align_corners=False)`` of a 1-D array.
+
+    Output sample ``i`` reads the input at ``(i + 0.5) * n / size - 0.5`` (clamped at 0 and at the
+    last value), so each input value sits at the centre of the stretch it covers.
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size == 1 or size == 0:
+        return np.full(size, v[0] if v.size else 0.0)
+    src = np.maximum((np.arange(size) + 0.5) * (v.size / size) - 0.5, 0.0)
+    lo = np.minimum(np.floor(src).astype(np.int64), v.size - 1)
+    hi = np.minimum(lo + 1, v.size - 1)
+    frac = src - lo
+    return np.asarray(v[lo] * (1.0 - frac) + v[hi] * frac, dtype=np.float64)
 
 
 def convert_files(
@@ -369,7 +465,8 @@ def convert_files(
 
 #: re-exported for callers that build a conversion from this module alone (quality_tests/test_speed.py)
 __all__ = [
-    "CONTENT_DECLARATION", "NEEDS_HUBERT", "AUDIO_SUFFIXES", "SAMPLE_RATE", "WINDOW", "ContentModel", "Conversion",
-    "Converter", "PipelineSettings", "Retrieval", "bundled_reference_audio", "content_model_for", "convert_files",
-    "expand_inputs", "f0_for", "load_index", "load_input", "prepare_input", "retrieve", "rms_mix", "split_points",
+    "CONTENT_DECLARATION", "FLAVOURS", "NEEDS_HUBERT", "AUDIO_SUFFIXES", "SAMPLE_RATE", "WINDOW", "ContentModel",
+    "Conversion", "Converter", "LastLayerContent", "PipelineSettings", "Retrieval", "bundled_reference_audio",
+    "content_model_for", "convert_files", "expand_inputs", "f0_for", "load_index", "load_input", "prepare_input",
+    "resample_output", "retrieve", "rms_mix", "split_points", "stretch_linear",
 ]

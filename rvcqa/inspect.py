@@ -95,19 +95,35 @@ def inspect_model_dir(md: ModelDir) -> dict[str, Any]:
 
     # training log -------------------------------------------------------------------------
     log: dict[str, Any] | None = None
-    if md.train_log is not None:
-        try:
-            from rvcqa.trainlog import parse_train_log
+    from rvcqa.history import training_history
 
-            parsed = parse_train_log(md.train_log)
-            mels = [e.loss_mel for e in parsed.entries if e.loss_mel is not None]
-            log = {"format": parsed.format, "loss_entries": len(parsed.entries),
-                   "first_loss_mel": mels[0] if mels else None, "last_loss_mel": mels[-1] if mels else None,
-                   "last_step": parsed.entries[-1].step if parsed.entries else None}
-        except RvcqaError as error:
-            problems.append(str(error))
+    hist = training_history(md)
+    if hist.text_error:
+        problems.append(hist.text_error)
+    parsed = hist.judged
+    if parsed is not None:
+        mels = [e.loss_mel for e in parsed.entries if e.loss_mel is not None]
+        log = {"format": parsed.format, "loss_entries": len(parsed.entries), "source": hist.source,
+               "sessions": len(hist.runs),
+               "first_loss_mel": mels[0] if mels else None, "last_loss_mel": mels[-1] if mels else None,
+               "last_step": parsed.entries[-1].step if parsed.entries else None}
     out["train_log"] = log
+    out["files"]["tensorboard"] = [str(Path(p).relative_to(md.root)) for p in hist.event_files]
+    out["model_info"] = _model_info(md)
     return out
+
+
+def _model_info(md: ModelDir) -> dict[str, Any] | None:
+    """Applio's ``model_info.json`` (the embedder it extracted features with)."""
+    import json
+
+    if md.model_info_json is None:
+        return None
+    try:
+        data = json.loads(md.model_info_json.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return {"error": f"{md.model_info_json.name}: {exc}"}
+    return data if isinstance(data, dict) else {"error": f"{md.model_info_json.name}: not a JSON object"}
 
 
 def format_text(summary: dict[str, Any]) -> str:
@@ -144,9 +160,12 @@ def format_text(summary: dict[str, Any]) -> str:
         lines.append(f"  {role:<10} " + (f"{info['folder']:<18} {info['files']} files" if info else "absent"))
     log = summary.get("train_log")
     if log:
-        lines += ["", f"Training log ({log['format']} format): {log['loss_entries']} loss lines, "
+        lines += ["", f"Training history from {log['source']} ({log['format']} format, {log['sessions']} "
+                      f"session(s)): {log['loss_entries']} loss points, "
                       f"loss_mel first {log['first_loss_mel']} -> last {log['last_loss_mel']} "
                       f"(step {log['last_step']})"]
+    if summary.get("model_info"):
+        lines.append("model_info.json: " + ", ".join(f"{k} {v}" for k, v in summary["model_info"].items()))
     if summary["problems"]:
         lines += ["", "Problems:"] + [f"  - {p}" for p in summary["problems"]]
     return "\n".join(lines)

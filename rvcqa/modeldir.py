@@ -284,3 +284,81 @@ def stems(folder: Path | None, suffix: str) -> dict[str, Path]:
         if entry.is_file() and entry.name.endswith(suffix):
             out[entry.name.split(".", 1)[0]] = entry
     return dict(sorted(out.items()))
+
+
+# --------------------------------------------------------------------------- roots and their assets
+
+@dataclass(frozen=True)
+class AssetDefault:
+    """A file rvcqa takes from the trainer's root when the user did not name one."""
+
+    path: Path
+    source: str  # where it came from, for the session header
+
+
+#: Applio's embedder_model names -> folder under rvc/models/embedders/
+APPLIO_EMBEDDERS = ("contentvec", "chinese-hubert-base", "japanese-hubert-base", "korean-hubert-base", "spin",
+                    "spin-v2")
+
+
+def root_kind(path: Path) -> str | None:
+    """"applio" (``rvc/`` and ``logs/``), "rvc" (``assets/`` or ``logs/``), or None."""
+    if (path / "rvc").is_dir() and ((path / "logs").is_dir() or (path / "rvc" / "models").is_dir()):
+        return "applio"
+    if (path / "assets").is_dir() or (path / "logs").is_dir():
+        return "rvc"
+    return None
+
+
+def _small_json(path: Path | None) -> dict[str, object]:
+    import json
+
+    if path is None or not path.is_file() or path.stat().st_size > 1_000_000:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def default_assets(root: Path, kind: str | None, md: ModelDir | None = None,
+                   vocoder: str | None = None) -> dict[str, AssetDefault]:
+    """The content model, RMVPE and pretrained bases a root holds for ``md``, with where each came from.
+
+    RVC: ``assets/hubert/hubert_base.pt``, ``assets/rmvpe/rmvpe.pt``. Applio: the embedder named by
+    ``logs/NAME/model_info.json`` (``embedder_model``; a custom one is stored as its path) under
+    ``rvc/models/embedders/``, ``rvc/models/predictors/rmvpe.pt``, and the bases its
+    ``pretrained_selector`` picks: ``rvc/models/pretraineds/<vocoder>/f0G<sr>k.pth`` / ``f0D``.
+    """
+    out: dict[str, AssetDefault] = {}
+    if kind == "rvc":
+        for role, rel in (("hubert", "assets/hubert/hubert_base.pt"), ("rmvpe", "assets/rmvpe/rmvpe.pt")):
+            if (root / rel).is_file():
+                out[role] = AssetDefault(root / rel, rel)
+        return out
+    if kind != "applio":
+        return out
+    rmvpe = "rvc/models/predictors/rmvpe.pt"
+    if (root / rmvpe).is_file():
+        out["rmvpe"] = AssetDefault(root / rmvpe, rmvpe)
+    info = _small_json(md.model_info_json if md else None)
+    embedder = info.get("embedder_model")
+    name = embedder if isinstance(embedder, str) and embedder else "contentvec"
+    how = f"embedder_model {name!r} in model_info.json" if isinstance(embedder, str) else "Applio's default contentvec"
+    custom = Path(name)
+    folder = custom if name not in APPLIO_EMBEDDERS and (custom.is_absolute() or (root / custom).is_dir()) else \
+        Path("rvc/models/embedders") / name
+    full = folder if folder.is_absolute() else root / folder
+    if full.is_dir():
+        out["hubert"] = AssetDefault(full, f"{folder} ({how})")
+    cfg = _small_json(md.config_json if md else None)
+    data = cfg.get("data")
+    sr = data.get("sample_rate", data.get("sampling_rate")) if isinstance(data, dict) else None
+    if isinstance(sr, int):
+        voc = (vocoder or "HiFi-GAN").lower()
+        for role, letter in (("pretrained_g", "G"), ("pretrained_d", "D")):
+            rel = f"rvc/models/pretraineds/{voc}/f0{letter}{str(sr)[:2]}k.pth"
+            if (root / rel).is_file():
+                out[role] = AssetDefault(root / rel, f"{rel} (Applio's pretrained for {vocoder or 'HiFi-GAN'} at {sr} Hz)")
+    return out

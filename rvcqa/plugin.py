@@ -30,11 +30,14 @@ MARKERS = {
     "rvcqa_slow": "slow checks, deselect with -m 'not rvcqa_slow'",
     "rvcqa_threshold": "rvcqa_threshold({'KEY': VALUE, ...}) or (**kw): per-test threshold overrides",
 }
+#: pytest-benchmark's columns for the speed tests when none are chosen: their table fits 120 columns
+BENCHMARK_COLUMNS = ["min", "median", "max", "rounds"]
 PLUGIN_NAME = "rvcqa-session"
 XDIST_PLUGIN_NAME = "rvcqa-xdist"
 
 #: the session object built for this run (kept under the old name: tests and helpers import it)
 RvcqaSession = Contexts
+_EARLY_NOTES = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -76,11 +79,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("rvcqa_thresholds", "threshold overrides, KEY=VALUE per line", type="linelist", default=[])
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Before anything is collected or cached: keep the rootdir and cache out of the model folders."""
+    from rvcqa.rootdir import anchor
+
+    early_config.stash[_EARLY_NOTES] = anchor(early_config, quality_tests_dir())
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     if _wants_quality_suite(config):
         config.args[:] = [str(quality_tests_dir())]
+    from rvcqa.rootdir import place_benchmarks
+
+    results = config.getoption("rvcqa_results") or config.getini("rvcqa_results") or None
+    config.stash[_EARLY_NOTES] = config.stash.get(_EARLY_NOTES, []) + place_benchmarks(config, results)
+    if config.getoption("rvcqa_model_dirs") and getattr(config.option, "benchmark_columns", "") is None:
+        config.option.benchmark_columns = list(BENCHMARK_COLUMNS)
     plugin = RvcqaPlugin(config)
     config.pluginmanager.register(plugin, PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist"):
@@ -179,6 +196,8 @@ class RvcqaPlugin:
             from rvcqa.report import gate
 
             self.session = build_contexts(context_request(self.config))
+            notes: list[str] = self.config.stash.get(_EARLY_NOTES, [])
+            self.session.header[:0] = notes
             if self.config.getoption("rvcqa_sweep", False):
                 printer = live_printer(self.config)
                 for ctx in self.session.models:

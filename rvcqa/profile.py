@@ -8,7 +8,9 @@ KEY=VALUE`` on the command line.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -16,7 +18,8 @@ from rvcqa.errors import RvcqaError
 from rvcqa.options import parse_scalar
 
 #: check modules, in the order the suite runs them
-CHECK_MODULES = ("structure", "provenance", "dataset", "trainlog", "perceptual", "sweep")
+CHECK_MODULES = ("structure", "provenance", "dataset", "signal", "f0files", "index", "trainlog", "history",
+                 "perceptual", "output", "sweep")
 
 
 def check_modules() -> list[Any]:
@@ -81,10 +84,64 @@ def build_profile(
     for layer in layers:
         for key, value in layer.items():
             if key not in defaults:
-                import difflib
-
-                close = difflib.get_close_matches(key, list(defaults), n=3)
+                close = close_keys(key, defaults)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
                 raise RvcqaError(f"unknown rvcqa threshold {key!r}{hint}")
             profile[key] = value
     return profile
+
+
+@dataclass
+class ThresholdDoc:
+    """One threshold: its key, default, the check module that owns it and where the default comes from."""
+
+    key: str
+    default: Any
+    module: str
+    reason: str
+
+
+def _source_files(module: Any) -> list[Path]:
+    path = Path(getattr(module, "__file__", "") or "")
+    if path.name == "__init__.py":
+        return sorted(path.parent.glob("*.py"))
+    return [path] if path.is_file() else []
+
+
+def _comment_above(lines: list[str], index: int) -> str:
+    """The comment block above line ``index``, skipping the entries that share it."""
+    i = index - 1
+    while i >= 0 and _KEY_LINE.match(lines[i]):
+        i -= 1
+    block: list[str] = []
+    while i >= 0 and lines[i].strip().startswith("#"):
+        block.insert(0, lines[i].strip().lstrip("#").strip())
+        i -= 1
+    return " ".join(block)
+
+
+_KEY_LINE = re.compile(r'^\s*"(?P<key>[\w.]+)"\s*:')
+
+
+def threshold_docs() -> list[ThresholdDoc]:
+    """Every threshold key with its default and the comment that documents it, in suite order."""
+    out: list[ThresholdDoc] = []
+    for mod in check_modules():
+        defaults: Mapping[str, Any] = getattr(mod, "DEFAULTS", {})
+        reasons: dict[str, str] = {}
+        for path in _source_files(mod):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for i, line in enumerate(lines):
+                m = _KEY_LINE.match(line)
+                if m and m.group("key") in defaults and m.group("key") not in reasons:
+                    reasons[m.group("key")] = _comment_above(lines, i)
+        for key, value in defaults.items():
+            out.append(ThresholdDoc(key, value, mod.__name__, reasons.get(key, "")))
+    return out
+
+
+def close_keys(key: str, known: Iterable[str]) -> list[str]:
+    """Known threshold keys that look like ``key`` (for "did you mean" hints)."""
+    import difflib
+
+    return difflib.get_close_matches(key, list(known), n=3)

@@ -14,11 +14,8 @@ from typing import Any
 
 from rvcqa.context import ModelContext, Options
 from rvcqa.errors import RvcqaError
-from rvcqa.modeldir import ModelDir, discover, resolve_model_dir_arg
+from rvcqa.modeldir import AssetDefault, ModelDir, default_assets, discover, resolve_model_dir_arg, root_kind
 
-#: RVC WebUI's asset locations, used when the command runs from an RVC root
-HUBERT_ASSET = "assets/hubert/hubert_base.pt"
-RMVPE_ASSET = "assets/rmvpe/rmvpe.pt"
 DEFAULT_RESULTS = "rvcqa-results"
 
 
@@ -66,8 +63,8 @@ class Contexts:
 
 
 def rvc_root_of(cwd: Path) -> Path | None:
-    """``cwd`` when it looks like an RVC WebUI checkout (``logs/`` or ``assets/``), else None."""
-    return cwd if (cwd / "logs").is_dir() or (cwd / "assets").is_dir() else None
+    """``cwd`` when it looks like an RVC WebUI or Applio checkout (:func:`rvcqa.modeldir.root_kind`), else None."""
+    return cwd if root_kind(cwd) is not None else None
 
 
 def resolve_device(device: str) -> str:
@@ -99,8 +96,6 @@ def build_contexts(req: ContextRequest) -> Contexts:
     rvc_root = rvc_root_of(cwd)
     results_root = (cwd / (req.results or DEFAULT_RESULTS)).resolve()
     thresholds = build_profile(directory=cwd, ini_lines=req.threshold_ini, cli=req.threshold_cli)
-    hubert = _asset(req.hubert, rvc_root, HUBERT_ASSET, "--hubert", header)
-    rmvpe = _asset(req.rmvpe, rvc_root, RMVPE_ASSET, "--rmvpe", header)
     device = resolve_device(req.device)
     models: list[ModelContext] = []
     seen: set[str] = set()
@@ -109,6 +104,10 @@ def build_contexts(req: ContextRequest) -> Contexts:
         if note:
             header.append(note)
         md = discover(path, model_file=req.model_file, train_log=req.train_log, rvc_root=rvc_root)
+        assets = default_assets(cwd, root_kind(cwd), md)
+        hubert = _asset(req.hubert, assets, "hubert", "--hubert", header)
+        rmvpe = _asset(req.rmvpe, assets, "rmvpe", "--rmvpe", header)
+        pretrained = _path(req.pretrained, cwd) or _asset(None, assets, "pretrained_g", "--pretrained", header)
         name = md.name if md.name not in seen else f"{md.name}-{len(seen)}"
         seen.add(name)
         results_dir = results_root / name if req.results_per_model else results_root
@@ -116,7 +115,7 @@ def build_contexts(req: ContextRequest) -> Contexts:
             check_results_outside(results_dir, md, req.results_flag)
         options = Options(
             reference_model=_path(req.reference_model, cwd),
-            pretrained=_path(req.pretrained, cwd),
+            pretrained=pretrained,
             hubert=hubert,
             rmvpe=rmvpe,
             reference_audio=[p for p in (_path(a, cwd) for a in req.reference_audio) if p is not None],
@@ -152,13 +151,16 @@ def check_results_outside(results_dir: Path, md: ModelDir, flag: str = "--rvcqa-
         )
 
 
-def _asset(given: str | None, rvc_root: Path | None, rel: str, flag: str, header: list[str]) -> Path | None:
+def _asset(given: str | None, assets: dict[str, AssetDefault], role: str, flag: str, header: list[str]) -> Path | None:
     if given:
         return Path(given).expanduser()
-    if rvc_root is not None and (rvc_root / rel).is_file():
-        header.append(f"{flag} defaulted to {rel}")
-        return rvc_root / rel
-    return None
+    found = assets.get(role)
+    if found is None:
+        return None
+    line = f"{flag} defaulted to {found.source}"
+    if line not in header:
+        header.append(line)
+    return found.path
 
 
 def _path(value: str | None, cwd: Path) -> Path | None:

@@ -10,18 +10,23 @@ from typing import Any, Iterable
 
 from rvcqa.context import ModelContext
 
-#: measurements shown in the summary table, in order, with their format and column title
+#: measurements of the first table (the model and its training), with format and column title
 KEY_MEASUREMENTS = (
     ("inference_layers", "{}", "layers"),
     ("source_checkpoint", "{}", "source"),
     ("loss_mel_last", "{:.1f}", "loss_mel"),
-    ("dataset_minutes", "{:.1f}", "data min"),
-    ("resynth_flatness", "{:.4f}", "resyn flat"),
-    ("resynth_zcr_ratio", "{:.2f}", "resyn zcr"),
-    ("resynth_mel_distance", "{:.2f}", "resyn mel"),
-    ("convert_flatness", "{:.4f}", "conv flat"),
-    ("convert_zcr_ratio", "{:.2f}", "conv zcr"),
+    ("dataset_minutes", "{:.1f}", "data (min)"),
 )
+#: measurements of the second table (what the model's audio measured)
+AUDIO_MEASUREMENTS = (
+    ("resynth_flatness", "{:.4f}", "resynth flatness"),
+    ("resynth_zcr_ratio", "{:.2f}", "resynth ZCR ratio"),
+    ("resynth_mel_distance", "{:.2f}", "resynth mel dist"),
+    ("convert_flatness", "{:.4f}", "convert flatness"),
+    ("convert_zcr_ratio", "{:.2f}", "convert ZCR ratio"),
+)
+#: the terminal width the tables are laid out for
+WIDTH = 120
 
 
 def model_of(report: Any) -> str | None:
@@ -51,10 +56,35 @@ def _fmt(value: Any, fmt: str) -> str:
     if value is None:
         return "-"
     try:
-        text = fmt.format(value)
+        return fmt.format(value)
     except (ValueError, TypeError):
-        text = str(value)
-    return text if len(text) <= 28 else text[:25] + "..."
+        return str(value)
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def _fit(value: str, room: int) -> str:
+    return value if len(value) <= room else value[: max(room - 3, 1)] + "..."
+
+
+#: the order failures are listed in: what others depend on first (a model that does not load, then
+#: where it came from, its data, its training), what is judged on top of them last
+ROOT_CAUSE_ORDER = ("structure.", "provenance.", "dataset.", "training.", "hypothesis.", "perceptual.", "sweep.")
+
+
+def root_causes_first(nodeids: Iterable[str]) -> list[str]:
+    """Failed test ids with the structural ones first; speed and other tests after the checks."""
+    def rank(nodeid: str) -> int:
+        head = nodeid.rsplit("::", 1)[-1]
+        for i, prefix in enumerate(ROOT_CAUSE_ORDER):
+            if f"-{prefix}" in head or f"[{prefix}" in head:
+                return i
+        return len(ROOT_CAUSE_ORDER)
+
+    return sorted(nodeids, key=rank)
 
 
 def _verdict(counts: dict[str, list[str]]) -> str:
@@ -64,20 +94,34 @@ def _verdict(counts: dict[str, list[str]]) -> str:
 
 
 def summary_table(models: Iterable[ModelContext], stats: dict[str, list[Any]]) -> list[str]:
-    """One aligned row per model: verdict, outcome counts and the key measurements present."""
+    """One aligned row per model: verdict, outcome counts, then the model's key measurements.
+
+    A second table follows with the audio measurements when any were taken, so that neither is wider
+    than :data:`WIDTH` columns; only the ``source`` column gives way when a table would be.
+    """
     models = list(models)
     by_model = verdicts(stats)
-    cols = [(key, fmt, title) for key, fmt, title in KEY_MEASUREMENTS
-            if any(ctx.measurements.get(key) is not None for ctx in models)]
-    header = ["model", "verdict", "passed", "failed", "skipped"] + [title for _, _, title in cols]
-    rows = [header]
+    cols = [c for c in KEY_MEASUREMENTS if any(ctx.measurements.get(c[0]) is not None for ctx in models)]
+    rows = [["model", "verdict", "passed", "failed", "skipped"] + [title for _, _, title in cols]]
     for ctx in models:
         counts = by_model.get(ctx.name, {})
         failed = counts.get("failed", []) + counts.get("error", [])
         rows.append([ctx.name, _verdict(counts), str(len(counts.get("passed", []))), str(len(failed)),
                      str(len(counts.get("skipped", [])))] + [_fmt(ctx.measurements.get(k), f) for k, f, _ in cols])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    keys = [k for k, _, _ in cols]
+    if "source_checkpoint" in keys:
+        i = 5 + keys.index("source_checkpoint")
+        others = sum(max(len(r[j]) for r in rows) + 2 for j in range(len(rows[0])) if j != i)
+        room = max(WIDTH - others, len("source"))
+        for r in rows[1:]:
+            r[i] = _fit(r[i], room)
+    lines = _aligned(rows)
+    audio = [c for c in AUDIO_MEASUREMENTS if any(ctx.measurements.get(c[0]) is not None for ctx in models)]
+    if audio:
+        rows = [["model"] + [title for _, _, title in audio]]
+        rows += [[ctx.name] + [_fmt(ctx.measurements.get(k), f) for k, f, _ in audio] for ctx in models]
+        lines += _aligned(rows)
+    return lines
 
 
 def summary_lines(models: Iterable[ModelContext], stats: dict[str, list[Any]]) -> list[str]:
@@ -89,7 +133,7 @@ def summary_lines(models: Iterable[ModelContext], stats: dict[str, list[Any]]) -
     lines = summary_table(models, stats)
     for ctx in models:
         counts = by_model.get(ctx.name, {})
-        failed = counts.get("failed", []) + counts.get("error", [])
+        failed = root_causes_first(counts.get("failed", []) + counts.get("error", []))
         details = [f"    failed: {nodeid.split('::')[-1]}" for nodeid in failed[:12]]
         if len(failed) > 12:
             details.append(f"    ... and {len(failed) - 12} more")

@@ -44,7 +44,7 @@ _EPOCH_END = re.compile(r"====>\s*Epoch:\s*(\d+)(?:\s*\[([^\]]*)\])?(?:\s*\|\s*\
 _STEP_LABEL = re.compile(r"\b(?:global[_ ]?)?step\b\s*[=:#]?\s*(\d+)", re.IGNORECASE)
 _EPOCH_LABEL = re.compile(r"\bepoch\b\s*[=:#]?\s*(\d+)", re.IGNORECASE)
 _LR_LABEL = re.compile(r"\b(?:lr|learning_rate)\b\s*[=:]\s*(" + _NUM + r")", re.IGNORECASE)
-_PRETRAIN_LOADED = re.compile(r"loaded pretrained\s+(.*?)\s*$", re.IGNORECASE)
+_PRETRAIN_LOADED = re.compile(r"loaded pretrained\s+(?:\([GD]\)\s*)?'?(.*?)'?\s*$", re.IGNORECASE)
 _PRETRAIN_MISSING = re.compile(r"not exist,?\s*will not use pretrained model", re.IGNORECASE)
 _SAVING = re.compile(r"Saving model and optimizer state at epoch\s+(\d+)\s+to\s+(.*?)\s*$")
 _RESUMED = re.compile(r"Loaded checkpoint\s+'([^']*)'\s*\(epoch\s+(\d+)\)")
@@ -114,7 +114,11 @@ class PretrainedLoad(NamedTuple):
 
     @property
     def matched(self) -> bool:
-        return self.result is not None and "All keys matched successfully" in self.result
+        return self.result is not None and ("All keys matched successfully" in self.result or self.result == APPLIO_LOADED)
+
+
+#: Applio prints ``Loaded pretrained (G) 'PATH'`` and exits on a mismatch, so the line itself is the match
+APPLIO_LOADED = "loaded by Applio (it exits when the keys do not match)"
 
 
 class Save(NamedTuple):
@@ -150,6 +154,11 @@ class TrainLog:
     warnings: list[str] = field(default_factory=list)
     n_lines: int = 0
     logger_names: list[str] = field(default_factory=list)
+    #: index into ``entries`` where each training session starts (a new header, a counter going back)
+    run_starts: list[int] = field(default_factory=list)
+    #: (line, kind, text) of session markers: hparams, pretrained, loaded_d, resumed, save, start, done
+    markers: list[tuple[int, str, str]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # the files read (TensorBoard: one per session)
 
     # ------------------------------------------------------------------ conveniences
     @property
@@ -320,6 +329,7 @@ def parse_train_log_text(text: str) -> TrainLog:
     pending_lr: float | None = None
     awaiting_load_result: int | None = None  # index into pretrained_loaded
     names: dict[str, int] = {}
+    new_run = False
     ended_before: list[int | None] = []
     for idx, raw in enumerate(lines):
         line_no = idx + 1
@@ -355,8 +365,13 @@ def parse_train_log_text(text: str) -> TrainLog:
 
         recognised = True
         try:
-            if message.startswith("{") and log.hparams is None and (hp := _literal_dict(message)) is not None:
-                log.hparams = hp
+            if message.startswith("{") and (hp := _literal_dict(message)) is not None:
+                log.hparams = hp if log.hparams is None else log.hparams
+                log.markers.append((line_no, "hparams", ""))
+                new_run = new_run or bool(log.entries)
+            elif message.startswith("Starting training"):
+                log.markers.append((line_no, "start", message))
+                new_run = new_run or bool(log.entries)
             elif (m2 := _TRAIN_EPOCH.search(message)) and "loss_" not in message:
                 pending_epoch, pending_pct = int(m2.group(1)), float(m2.group(2))
             elif m2 := _STEP_LR.match(message):
@@ -366,23 +381,34 @@ def parse_train_log_text(text: str) -> TrainLog:
                 if entry is None:
                     recognised = False
                 else:
+                    prev = log.entries[-1] if log.entries else None
+                    if prev is None or new_run or _goes_back(prev, entry):
+                        log.run_starts.append(len(log.entries))
+                        new_run = False
                     log.entries.append(entry)
                     ended_before.append(log.epochs_ended[-1].epoch if log.epochs_ended else None)
                     pending_epoch = pending_pct = pending_step = pending_lr = None
             elif m2 := _EPOCH_END.search(message):
                 log.epochs_ended.append(EpochEnd(int(m2.group(1)), (m2.group(2) or "").strip() or None))
             elif m2 := _PRETRAIN_LOADED.search(message):
-                log.pretrained_loaded.append(PretrainedLoad(m2.group(1), None))
-                awaiting_load_result = len(log.pretrained_loaded) - 1
+                applio_form = re.search(r"pretrained\s+\([GD]\)", message, re.IGNORECASE) is not None
+                log.pretrained_loaded.append(PretrainedLoad(m2.group(1), APPLIO_LOADED if applio_form else None))
+                log.markers.append((line_no, "pretrained", m2.group(1)))
+                awaiting_load_result = None if applio_form else len(log.pretrained_loaded) - 1
             elif _PRETRAIN_MISSING.search(message):
                 log.pretrained_missing.append(message)
             elif m2 := _SAVING.search(message):
                 log.saves.append(Save(int(m2.group(1)), m2.group(2)))
+                log.markers.append((line_no, "save", m2.group(2)))
             elif m2 := _RESUMED.search(message):
                 log.resumes.append((m2.group(1), int(m2.group(2))))
+                log.markers.append((line_no, "resumed", m2.group(1)))
             elif "Training is done" in message or "saving final ckpt" in message:
                 log.finished = True
-            elif message == "loaded D" or message.startswith("saving ckpt"):
+                log.markers.append((line_no, "done", message))
+            elif message == "loaded D":
+                log.markers.append((line_no, "loaded_d", message))
+            elif message.startswith("saving ckpt"):
                 pass
             elif (m2 := _APPLIO.match(message)) and "epoch=" in message:
                 low = _APPLIO_LOWEST.search(m2.group("rest"))
@@ -470,6 +496,13 @@ def _loss_entry(
         line_no=line_no,
         progress_pct=pct,
     )
+
+
+def _goes_back(prev: LossEntry, entry: LossEntry) -> bool:
+    """A step or epoch counter lower than the line before: RVC appended a new session."""
+    if prev.step is not None and entry.step is not None:
+        return entry.step < prev.step
+    return prev.epoch is not None and entry.epoch is not None and entry.epoch < prev.epoch
 
 
 def _fill_epochs(log: TrainLog, ended_before: list[int | None]) -> None:

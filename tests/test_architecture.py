@@ -23,29 +23,24 @@ LAYERS: dict[str, int] = {
     "rvcqa": 0, "rvcqa.errors": 0, "rvcqa.options": 0, "rvcqa.progress": 0, "rvcqa.findings": 0, "rvcqa.stats": 0,
     # 1 discovery, facts and loaders (read files, judge nothing)
     "rvcqa.modeldir": 1, "rvcqa.checkpoint": 1, "rvcqa.audio": 1, "rvcqa.weights": 1, "rvcqa.trainlog": 1,
-    "rvcqa.facts": 1, "rvcqa.dataset": 1, "rvcqa.lazyload": 1, "rvcqa.outputs": 1,
+    "rvcqa.facts": 1, "rvcqa.dataset": 1, "rvcqa.lazyload": 1, "rvcqa.tblog": 1, "rvcqa.history": 1,
     # 2 engines
     "rvcqa.synth": 2, "rvcqa.features": 2, "rvcqa.metrics": 2, "rvcqa.convert": 2, "rvcqa.resynth": 2,
-    "rvcqa.sweep": 2, "rvcqa.measure": 2, "rvcqa.content": 2, "rvcqa.retrieval": 2, "rvcqa.architecture": 2,
-    "rvcqa.losscurve": 2, "rvcqa.provenance": 2,
+    "rvcqa.sweep": 2, "rvcqa.architecture": 2, "rvcqa.content": 2, "rvcqa.losscurve": 2, "rvcqa.measure": 2,
+    "rvcqa.outputs": 2, "rvcqa.provenance": 2, "rvcqa.retrieval": 2, "rvcqa.watch": 2, "rvcqa.precision": 2,
     # 3 the per-model context: lazy, cached access to loaders and engines
     "rvcqa.context": 3,
     # 4 checks
     "rvcqa.checks": 4,
     # 5 renderers and front ends (pytest plugin, CLI, report) and what only they use
     "rvcqa.plugin": 5, "rvcqa.xdist": 5, "rvcqa.summary": 5, "rvcqa.testing": 5, "rvcqa.quality_tests": 5,
-    "rvcqa.cli": 5, "rvcqa.inspect": 5, "rvcqa.demo": 5, "rvcqa.session": 5, "rvcqa.profile": 5,
-    "rvcqa.baseline": 5, "rvcqa.report": 5,
+    "rvcqa.cli": 5, "rvcqa.inspect": 5, "rvcqa.demo": 5, "rvcqa.session": 5, "rvcqa.profile": 5, "rvcqa.rootdir": 5,
+    "rvcqa.baseline": 5, "rvcqa.report": 5, "rvcqa.sweep.command": 5, "rvcqa.watch.command": 5,
 }
 LAYER_NAMES = ("base", "loaders", "engines", "context", "checks", "renderers")
 
 #: (importer, imported) edges against the layering in modules still being moved into place
-ALLOWED_UPWARD: set[tuple[str, str]] = {
-    ("rvcqa.sweep", "rvcqa.checks.provenance"),
-    ("rvcqa.sweep", "rvcqa.checks.sweep"),
-    ("rvcqa.sweep", "rvcqa.context"),
-    ("rvcqa.sweep", "rvcqa.profile"),
-}
+ALLOWED_UPWARD: set[tuple[str, str]] = set()
 #: check modules that import another check module (checks are leaves: only renderers import them)
 ALLOWED_CHECK_TO_CHECK: set[tuple[str, str]] = {
     ("rvcqa.checks.trainlog.common", "rvcqa.checks.dataset"),
@@ -53,12 +48,10 @@ ALLOWED_CHECK_TO_CHECK: set[tuple[str, str]] = {
 }
 #: modules over MAX_LINES lines today
 ALLOWED_LONG: set[str] = {
-    "rvcqa/sweep.py", "rvcqa/features/hubert.py",
+    "rvcqa/features/hubert.py",
 }
 #: import cycles today (each as the sorted tuple of its modules)
-ALLOWED_CYCLES: set[tuple[str, ...]] = {
-    ("rvcqa.checks.sweep", "rvcqa.sweep"),
-}
+ALLOWED_CYCLES: set[tuple[str, ...]] = set()
 
 
 def _module_files() -> dict[str, Path]:

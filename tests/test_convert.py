@@ -55,7 +55,7 @@ def constant_f0(monkeypatch):
     """extract_f0 -> 200 Hz everywhere except the first 20 frames (unvoiced), RVC's frame count."""
     import rvcqa.features.f0 as f0mod
 
-    def fake(wav16k, method="pyin", f0_min=50.0, f0_max=1100.0, rmvpe=None):
+    def fake(wav16k, method="pyin", f0_min=50.0, f0_max=1100.0, rmvpe=None, filter_radius=3):
         n = np.asarray(wav16k).size // 160 + 1
         f0 = np.full(n, 200.0)
         f0[:20] = 0.0
@@ -327,3 +327,103 @@ def test_measure_conversion_of_an_identity_output(speech16k):
     assert m.zcr_ratio == pytest.approx(1.0, abs=0.05)
     assert m.duration_ratio == pytest.approx(1.0)
     assert m.band_hz is not None and m.band_hz[1] <= 8000
+
+
+# --------------------------------------------------------------------------- rms mix, against RVC's own output
+
+
+@pytest.mark.parametrize("case", [0, 1, 2])
+def test_rms_mix_matches_rvc_change_rms(case):
+    """RVC's ``change_rms`` (vectors: its output, every 25th sample) on a tone whose output level
+    ramps up; the envelopes are stretched half-sample aligned, as ``F.interpolate(mode="linear")``."""
+    from conformance_helpers import rel_l2, tone
+
+    from rvcqa.convert import rms_mix
+
+    d = np.load(REPO / "tests" / "data" / "pipeline" / "change_rms.npz")
+    sr, rate, sec = int(d[f"sr_{case}"]), float(d[f"rate_{case}"]), float(d[f"seconds_{case}"])
+    x = tone(sec, 16000, level=0.4)
+    y = tone(sec, sr, f_start=300, f_end=200, level=0.2) * np.linspace(0.2, 1.5, int(round(sec * sr))).astype(np.float32)
+    got = rms_mix(x, y, sr, rate)[::25]
+    assert got.shape == d[f"out_{case}"].shape
+    assert rel_l2(got, d[f"out_{case}"]) < 1e-5
+
+
+def test_stretch_linear_is_torch_linear_interpolation():
+    import torch
+
+    from rvcqa.convert import stretch_linear
+
+    rng = np.random.default_rng(5)
+    for n, size in ((7, 100), (3, 5), (10, 4), (1, 9), (50, 50)):
+        v = rng.standard_normal(n)
+        want = torch.nn.functional.interpolate(torch.from_numpy(v)[None, None], size=size, mode="linear")[0, 0]
+        np.testing.assert_allclose(stretch_linear(v, size), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- retrieval with faiss itself
+
+
+def test_rvc_index_is_loaded_and_retrieval_matches_rvc_arithmetic(tmp_path):
+    """An index built as RVC's "Train index" builds it (IVF, nprobe 1): ``load_index`` prefers
+    the ``added_`` file, reconstructs ``big_npy``, and ``retrieve`` gives RVC's blend for it."""
+    faiss = pytest.importorskip("faiss", reason="the index extra (faiss-cpu) is not installed")
+    from rvcqa.convert import load_index, retrieve
+
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((400, 768)).astype(np.float32)
+    index = faiss.index_factory(768, "IVF10,Flat")
+    faiss.extract_index_ivf(index).nprobe = 1
+    index.train(vectors)
+    faiss.write_index(index, str(tmp_path / "trained_IVF10_Flat_nprobe_1_x_v2.index"))
+    index.add(vectors)
+    added = tmp_path / "added_IVF10_Flat_nprobe_1_x_v2.index"
+    faiss.write_index(index, str(added))
+    narrow = faiss.IndexFlatL2(256)
+    narrow.add(vectors[:, :256].copy())
+    faiss.write_index(narrow, str(tmp_path / "added_v1.index"))
+
+    files = sorted(tmp_path.iterdir())
+    retrieval, why = load_index(files, 768)
+    assert retrieval is not None and retrieval.path == added and why == f"index {added.name}"
+    np.testing.assert_array_equal(retrieval.vectors, vectors)  # IVF,Flat stores the vectors exactly
+    feats = (vectors[:6] + 0.3 * rng.standard_normal((6, 768))).astype(np.float32)
+    got = retrieve(feats, retrieval, index_rate=0.6)
+    score, ix = faiss.read_index(str(added)).search(feats, k=8)  # RVC's Pipeline.vc, verbatim arithmetic
+    weight = np.square(1 / score)
+    weight /= weight.sum(axis=1, keepdims=True)
+    want = np.sum(vectors[ix] * np.expand_dims(weight, axis=2), axis=1) * 0.6 + feats * 0.4
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+    none, why = load_index([tmp_path / "added_v1.index"], 768)
+    assert none is None and why == "added_v1.index: 256-dim vectors, the model takes 768: retrieval off"
+    empty, why = load_index([tmp_path / "trained_IVF10_Flat_nprobe_1_x_v2.index"], 768)
+    assert empty is None and "empty (a trained_ index without add())" in why
+
+
+def test_pipeline_flavours():
+    from rvcqa.convert import PipelineSettings
+
+    a = PipelineSettings.applio(transpose=3)
+    assert (a.flavour, a.protect, a.rms_mix_rate, a.index_rate, a.transpose) == ("applio", 0.5, 1.0, 0.75, 3)
+    assert (a.x_pad, a.x_query, a.x_center, a.x_max) == (1.0, 6.0, 38.0, 41.0)
+    assert PipelineSettings().flavour == "rvc" and PipelineSettings().filter_radius == 3
+    with pytest.raises(RvcqaError, match="flavour must be one of rvc, applio"):
+        PipelineSettings(flavour="mangio")
+
+
+def test_applio_split_points_use_the_signed_sum():
+    """Applio sums signed samples per 10 ms window: a loud window that averages to zero is as
+    'quiet' as silence to it, while RVC's absolute sum finds the real pause."""
+    from rvcqa.convert import PipelineSettings, split_points
+
+    rng = np.random.default_rng(8)
+    audio = rng.uniform(0.2, 1.0, 16000 * 3) * 0.5  # one-signed: both see the same level
+    audio[16000 * 2 - 8000 : 16000 * 2 - 7000] = 0.01  # a soft stretch
+    square = np.tile(np.r_[np.full(80, 0.9), np.full(80, -0.9)], 10)  # loud, mean zero
+    audio[16000 * 2 + 3000 : 16000 * 2 + 3000 + square.size] = square
+    s = dict(x_center=2.0, x_query=0.6, x_max=2.5)
+    rvc = split_points(audio, PipelineSettings(**s))
+    applio = split_points(audio, PipelineSettings(flavour="applio", **s))
+    assert 16000 * 2 - 8000 <= rvc[0] < 16000 * 2 - 7000
+    assert 16000 * 2 + 3000 - 160 <= applio[0] < 16000 * 2 + 3000 + square.size

@@ -1,7 +1,6 @@
 """Dataset checks on folders built by fixtures/build_data.py: healthy, Applio, and each fault."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -190,8 +189,8 @@ def test_gt_levels_peak_and_clipping(healthy: Path, tmp_path: Path) -> None:
     assert f.status is Status.WARNING and "clipping runs" in f.message
 
 
-@pytest.mark.skipif(importlib.util.find_spec("faiss") is not None, reason="faiss installed: the skip path is not taken")
-def test_index_without_faiss_is_skipped(healthy: Path, tmp_path: Path) -> None:
+def test_index_without_faiss_is_skipped(healthy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "faiss", None)  # import faiss -> ImportError
     root = tmp_path / "demo"
     shutil.copytree(healthy, root)
     (root / "added_IVF8_Flat_nprobe_1_demo_v2.index").write_bytes(b"\0" * 16)
@@ -210,3 +209,10 @@ def test_defaults_are_documented() -> None:
 def test_config_json_written_like_rvc(healthy: Path) -> None:
     cfg = json.loads((healthy / "config.json").read_text())
     assert cfg["data"]["sampling_rate"] == 48000 and list(cfg) == ["data", "model", "train"]
+
+
+def test_segment_length_cause_names_the_common_problem_first() -> None:
+    from rvcqa.checks.dataset.audio import _length_cause
+
+    assert _length_cause(["0_1", "0_2"], []).startswith("very short slices")
+    assert _length_cause([], ["0_1"]).startswith("slices longer than")

@@ -138,7 +138,7 @@ def test_assigned_weights_equal_a_plain_copy(random_rmvpe) -> None:
     with torch.inference_mode():
         mel = log_mel(torch.from_numpy(wav)[None])
         n = mel.shape[-1]
-        expected = ref(torch.nn.functional.pad(mel, (0, 32 - n % 32), mode="reflect"))[0, :n].numpy()
+        expected = ref(torch.nn.functional.pad(mel, (0, 32 - n % 32)))[0, :n].numpy()  # zeros, as RVC
     np.testing.assert_allclose(model.salience(wav), expected, atol=1e-5)
 
 
@@ -266,3 +266,49 @@ def test_real_rmvpe_tracks_a_harmonic_tone(f0: float) -> None:
     inner = track[10:-10]
     assert (inner > 0).mean() > 0.9
     assert abs(np.median(1200 * np.log2(inner[inner > 0] / f0))) < 50
+
+
+# --------------------------------------------------------------------------- padding, against RVC's own output
+
+PAD_VECTORS = Path(__file__).parent / "data" / "pipeline" / "rmvpe_pad.npz"
+
+
+def _small_rmvpe(seed: int, pad_mode: str = "constant") -> RmvpeModel:
+    """RVC's E2E(1, 1, (2, 2), en_out_channels=4) with the weights the vectors were made with."""
+    from conformance_helpers import seeded_state
+
+    net = E2E(n_blocks=1, n_gru=1, c_first=4).eval()
+    net.load_state_dict(seeded_state(net.state_dict(), seed))
+    return RmvpeModel(net=net, pad_mode=pad_mode)
+
+
+def test_frame_padding_matches_rvc_zeros_and_applio_reflection() -> None:
+    """RVC's ``mel2hidden`` zero-pads to 32 frames, Applio's reflects; the salience and F0 of a
+    0.45 s clip (46 frames, 18 padded) must equal each one's output for the same weights."""
+    from conformance_helpers import rel_l2
+
+    d = np.load(PAD_VECTORS)
+    rvc = _small_rmvpe(int(d["seed"]))
+    sal = rvc.salience(d["audio"])
+    assert rel_l2(sal, d["salience"]) < 1e-5
+    assert rel_l2(sal[-32:], d["salience"][-32:]) < 1e-5
+    np.testing.assert_allclose(rvc.f0(d["audio"]), d["f0"], rtol=1e-5, atol=1e-3)
+    applio = _small_rmvpe(int(d["seed"]), "reflect")
+    assert rel_l2(applio.salience(d["audio"]), d["salience_applio"]) < 1e-5
+    # the two conventions really differ here, so the test can tell them apart
+    assert rel_l2(d["salience_applio"], d["salience"]) > 1e-2
+
+
+def test_pad_frames_modes() -> None:
+    from rvcqa.features.rmvpe import pad_frames
+
+    mel = torch.arange(2 * 3 * 5, dtype=torch.float32).reshape(2, 3, 5)
+    zeros = pad_frames(mel)
+    assert zeros.shape == (2, 3, 32) and torch.equal(zeros[..., :5], mel) and not zeros[..., 5:].any()
+    mirrored = pad_frames(mel, "reflect")  # 27 frames of padding, only 5 to mirror: the edge repeats
+    assert torch.equal(mirrored[..., 5:], mel[..., 4:5].expand(2, 3, 27))
+    longer = torch.randn(1, 3, 40)
+    assert torch.equal(pad_frames(longer, "reflect")[..., 40:], longer.flip(-1)[..., 1:25])
+    assert pad_frames(torch.zeros(1, 3, 64)).shape[-1] == 64
+    with pytest.raises(ValueError, match="pad_mode"):
+        RmvpeModel(net=build_e2e("meta"), pad_mode="edge")

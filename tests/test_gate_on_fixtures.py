@@ -33,6 +33,10 @@ def run_gate(pytester: pytest.Pytester, model_dir: Path, results: Path, *, perce
         cid = match.group(1)
         if report.when == "call" or report.outcome != "passed":
             out[cid] = {"outcome": report.outcome, "text": str(report.longrepr) if report.longrepr else ""}
+    for call in result.reprec.getcalls("pytest_warning_recorded"):
+        match = CHECK_IN_ID.search(call.nodeid or "")
+        if match and match.group(1) in out and "RvcqaWarning" in type(call.warning_message.message).__name__:
+            out[match.group(1)]["warning"] = str(call.warning_message.message)
     assert out, result.stdout.str()[-3000:]
     return out
 
@@ -52,6 +56,10 @@ def test_fixture_fails_exactly_its_checks(pytester: pytest.Pytester, fixture_cac
     assert failed == set(expected.fails), f"{name}: failed {sorted(failed)}, expected {sorted(expected.fails)}"
     for cid, phrase in expected.fails.items():
         assert phrase in outcomes[cid]["text"], f"{name}: {cid} message lacks {phrase!r}:\n{outcomes[cid]['text']}"
+    for cid, phrase in expected.warns.items():
+        got = outcomes.get(cid, {})
+        assert "warning" in got, f"{name}: {cid} did not warn ({got.get('outcome')})"
+        assert phrase in got["warning"], f"{name}: {cid} warning lacks {phrase!r}:\n{got['warning']}"
 
 
 def _tree_digest(root: Path) -> dict[str, str]:

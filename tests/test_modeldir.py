@@ -103,3 +103,77 @@ def test_misspelt_folder_and_stems(tmp_path: Path) -> None:
     md = discover(tmp_path)
     assert md.misspelt_folders == {"2b_f0nsf": "2b-f0nsf"}
     assert list(stems(md.gt_wavs, ".wav")) == ["0_0", "0_1"]
+
+
+# --------------------------------------------------------------------------- roots and their assets
+
+def _applio_root(tmp_path: Path) -> Path:
+    root = tmp_path / "Applio"
+    _touch(root, "core.py", "rvc/models/predictors/rmvpe.pt", "rvc/models/embedders/spin/pytorch_model.bin",
+           "rvc/models/embedders/spin/config.json", "rvc/models/pretraineds/hifi-gan/f0G40k.pth",
+           "rvc/models/pretraineds/hifi-gan/f0D40k.pth", "logs/amy/amy_10e_70s.pth")
+    (root / "logs/amy/model_info.json").write_text('{"embedder_model": "spin"}')
+    (root / "logs/amy/config.json").write_text('{"data": {"sample_rate": 40000}, "train": {}, "model": {}}')
+    return root
+
+
+def test_root_kind(tmp_path: Path) -> None:
+    from rvcqa.modeldir import root_kind
+
+    applio = _applio_root(tmp_path)
+    _touch(tmp_path / "rvc-webui", "assets/hubert/hubert_base.pt")
+    assert root_kind(applio) == "applio"
+    assert root_kind(tmp_path / "rvc-webui") == "rvc"
+    assert root_kind(tmp_path) is None
+
+
+def test_applio_default_assets(tmp_path: Path) -> None:
+    from rvcqa.modeldir import default_assets
+
+    root = _applio_root(tmp_path)
+    md = discover(root / "logs" / "amy")
+    found = default_assets(root, "applio", md)
+    assert found["rmvpe"].path == root / "rvc/models/predictors/rmvpe.pt"
+    assert found["hubert"].path == root / "rvc/models/embedders/spin"
+    assert "embedder_model 'spin' in model_info.json" in found["hubert"].source
+    assert found["pretrained_g"].path == root / "rvc/models/pretraineds/hifi-gan/f0G40k.pth"
+    assert found["pretrained_d"].path.name == "f0D40k.pth"
+    assert "refinegan" not in found["pretrained_g"].source
+    assert "pretrained_g" not in default_assets(root, "applio", md, vocoder="RefineGAN")
+
+
+def test_rvc_default_assets(tmp_path: Path) -> None:
+    from rvcqa.modeldir import default_assets
+
+    _touch(tmp_path, "assets/rmvpe/rmvpe.pt")
+    found = default_assets(tmp_path, "rvc")
+    assert list(found) == ["rmvpe"] and found["rmvpe"].source == "assets/rmvpe/rmvpe.pt"
+
+
+def test_gate_from_an_applio_root(tmp_path: Path) -> None:
+    """`pytest --model-dir NAME` in an Applio root: logs/NAME, each default in the header, and the
+    training checks run on the TensorBoard history (no train.log)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from fixtures import catalog
+
+    src = catalog.build_fixture("applio_tensorboard")
+    root = tmp_path / "Applio"
+    shutil.copytree(src, root / "logs" / "amy")
+    _touch(root, "rvc/models/predictors/rmvpe.pt", "rvc/models/embedders/contentvec/config.json",
+           "rvc/models/pretraineds/hifi-gan/f0G48k.pth")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    result = subprocess.run([sys.executable, "-m", "pytest", "--model-dir", "amy", "-m", "rvcqa_training",
+                             "-p", "no:cacheprovider", "-rA"], cwd=root, env=env, text=True, capture_output=True,
+                            timeout=300)
+    out = result.stdout
+    assert "rvcqa: --model-dir amy -> logs/amy" in out, out[-3000:]
+    assert "rvcqa: --rmvpe defaulted to rvc/models/predictors/rmvpe.pt" in out
+    assert "rvcqa: --hubert defaulted to rvc/models/embedders/contentvec" in out
+    assert "rvcqa: --pretrained defaulted to rvc/models/pretraineds/hifi-gan/f0G48k.pth" in out
+    assert "[applio layout]" in out and "applio_tensorboard_132e_396s.pth" in out
+    assert result.returncode == 0, out[-3000:]
+    assert "training.mel_final" in out and "TensorBoard" in out

@@ -121,3 +121,38 @@ def test_every_hook_is_implemented_once(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "specname" not in (Path(__file__).resolve().parents[1] / "rvcqa" / "plugin.py").read_text()
+
+
+def _tree(root: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()} | {
+            str(p.relative_to(root)) + "/": "dir" for p in sorted(root.rglob("*")) if p.is_dir()}
+
+
+def _ids(out: str) -> list[str]:
+    return sorted(line.strip() for line in out.splitlines() if "::" in line and line.strip().startswith("quality"))
+
+
+def test_model_dir_elsewhere_is_left_untouched_and_ids_are_fixed(tmp_path: Path) -> None:
+    """A plain `pytest --model-dir /elsewhere/x` (cache on) writes nothing there; ids do not depend on paths."""
+    model = tmp_path / "data" / "models" / "lexi"
+    shutil.copytree(catalog.build_fixture("early_extract"), model)
+    before = _tree(model)
+    project = tmp_path / "project"
+    project.mkdir()
+    select = ["-m", "rvcqa_structure or rvcqa_dataset", "-k", "file_format or folders", "-q"]
+    run = _run(["--model-dir", str(model), *select, "-rA"], project)
+    assert "passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
+    assert _tree(model) == before, "the model folder changed"
+    assert (project / ".pytest_cache").is_dir(), "pytest's cache belongs in the working folder"
+    from_project = _ids(_run(["--model-dir", str(model), *select, "--co"], project).stdout)
+    inside = _run(["--model-dir", ".", "--rvcqa-results", str(tmp_path / "results"), *select, "--co"], model)
+    from_inside = _ids(inside.stdout)
+    assert from_project and from_project == from_inside, (from_project, from_inside)
+    assert all(i.startswith("quality_tests/test_") and "[lexi-" in i for i in from_project), from_project
+    run = _run(["--model-dir", ".", "--rvcqa-results", str(tmp_path / "results"), *select], model)
+    assert "passed" in run.stdout, run.stdout[-3000:]
+    assert _tree(model) == before, "a run from inside the model folder changed it"
+    assert (tmp_path / "results" / ".pytest_cache").is_dir(), "the cache goes to the results folder then"

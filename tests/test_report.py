@@ -202,7 +202,7 @@ def test_collect_uses_the_findings_the_tests_assert_on(early_report):
     assert rep.findings["provenance.latest_checkpoint"] is ctx.findings(provenance)["provenance.latest_checkpoint"]
     assert rep.verdict == "FAIL"
     assert [f.check for f in rep.failed()] == ["provenance.latest_checkpoint"]
-    assert rep.modules_run == ["structure", "provenance", "dataset", "trainlog", "hypotheses"]
+    assert rep.modules_run == ["structure", "provenance", "dataset", "trainlog", "hypotheses", "history"]
     assert "perceptual" in rep.modules_missing
     w = rep.facts["weights"]
     assert w["inference_layers"] == 457 and w["training_layers"] == 457 + w["training_enc_q_layers"]
@@ -334,9 +334,12 @@ def test_summary_table_per_model():
                  options=NS(results_dir=None)),
               NS(name="y", measurements={"inference_layers": 457}, options=NS(results_dir=None))]
     lines = summary_lines(models, stats)
-    assert lines[0].split() == ["model", "verdict", "passed", "failed", "skipped", "layers", "resyn", "flat"]
-    assert lines[1].split() == ["x", "PASS", "1", "0", "1", "457", "0.0021"]
-    assert lines[2].split() == ["y", "FAIL", "1", "1", "0", "457", "-"]
+    assert lines[0].split() == ["model", "verdict", "passed", "failed", "skipped", "layers"]
+    assert lines[1].split() == ["x", "PASS", "1", "0", "1", "457"]
+    assert lines[2].split() == ["y", "FAIL", "1", "1", "0", "457"]
+    assert lines[3].split() == ["model", "resynth", "flatness"]
+    assert lines[4].split() == ["x", "0.0021"] and lines[5].split() == ["y", "-"]
+    assert all(len(line) <= 120 for line in lines)
     assert "    failed: b[y-2]" in lines and lines[-1] == "checks: FAIL (y) - 2 models"
 
 

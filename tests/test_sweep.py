@@ -197,7 +197,9 @@ def test_outputs_plot_table_and_json(rise_fall):
     assert saved["recommendation"]["label"] == "G_300.pth"
     wavs = sorted(p.name for p in (result.out_dir / "G_300").glob("*.wav"))
     assert len(wavs) == 3 and len(list((result.out_dir / "gt").glob("*.wav"))) == 3
-    table = result.table()
+    from rvcqa.sweep import format_table
+
+    table = format_table(result)
     row300 = next(line for line in table.splitlines() if "G_300.pth" in line)
     assert row300.startswith("* ")
     row500 = next(line for line in table.splitlines() if "G_500.pth" in line)

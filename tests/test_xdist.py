@@ -149,7 +149,7 @@ def test_baseline_regression_fails_an_xdist_session(models, tmp_path):
 
 
 @pytest.mark.slow
-def test_benchmarks_are_disabled_under_xdist_with_a_warning(pytester):
+def test_benchmarks_are_disabled_under_xdist(pytester):
     pytester.makepyfile(test_speed="""
         def test_speed(benchmark):
             benchmark(sum, range(10))
@@ -157,7 +157,9 @@ def test_benchmarks_are_disabled_under_xdist_with_a_warning(pytester):
     result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2", "-p", "no:cacheprovider")
     assert result.ret == 0
     text = "\n".join(result.outlines + result.errlines)
-    assert "Benchmarks are automatically disabled because xdist plugin is active" in text
+    # pytest-benchmark < 5.3 also warns "Benchmarks are automatically disabled because xdist plugin is
+    # active"; every version runs the test body once and prints no timing table under xdist
+    assert "benchmark: 1 tests" not in text and "Name (time in" not in text
 
 
 @pytest.mark.parametrize("nodeid, expected", [

@@ -15,38 +15,19 @@ there is a single candidate (nothing to compare).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from rvcqa.context import ModelContext
 from rvcqa.errors import ModelDirError, RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped, warning
+from rvcqa.sweep import SweepResult, Tolerances, format_table, run_sweep
+from rvcqa.sweep.tolerances import DEFAULTS as SWEEP_DEFAULTS
+from rvcqa.sweep.tolerances import released_is_worse
 
 CHECK_IDS: tuple[str, ...] = ("sweep.released_vs_best", "sweep.recommendation")
 
-DEFAULTS: dict[str, Any] = {
-    # The released model may score this much (relative) worse than the best candidate before the
-    # gate fails. The sweep is deterministic (same segments, prior mean, no source noise), so a
-    # difference is the weights', not chance; 5 % of a healthy in-band distance (~0.5-0.7) is
-    # ~0.03, a tenth of what a 0.7x level change alone costs (0.35, perceptual.resynth_mel_distance).
-    "sweep.released_vs_best_mel": 0.05,
-    # Differences of in-band log-mel L1 below this never count (0.01 nepers ~ 0.09 dB on average:
-    # inaudible), so near-zero distances (a model scored on its own outputs) are not split by noise.
-    "sweep.min_mel_difference": 0.01,
-    # "Stopped improving": the first checkpoint within 3 % of the best came at or before half of the
-    # run's steps. 3 % is below the step-to-step spread of healthy runs' resynthesis distance.
-    "sweep.plateau_tolerance": 0.03,
-    "sweep.plateau_fraction": 0.5,
-    # "Got worse at the end" (overtraining): the last checkpoint more than 5 % worse than the best
-    # (the same margin as the release tolerance).
-    "sweep.overtraining_tolerance": 0.05,
-    # Sample per candidate: 4 training segments + 2 held-out, each cut to its loudest 1.0 s (run with
-    # 0.2 s of context either side): 6 s of audio, 8 s of model input. Measured: ten 452 MB v2-48k
-    # candidates in 332 s on a shared 2-core CPU (one torch thread, load ~4.5; the model ran ~3x
-    # slower than real time there), ~33 s each (benchmarks/test_sweep_speed.py). 0 = whole segments.
-    "sweep.segments": 4,
-    "sweep.heldout_segments": 2,
-    "sweep.window_s": 1.0,
-}
+#: the sweep's and the watch's profile keys; their defaults and reasons live in rvcqa.sweep.tolerances
+DEFAULTS: dict[str, Any] = dict(SWEEP_DEFAULTS)
 
 NOT_ASKED = "pass --rvcqa-sweep to rank checkpoints"
 
@@ -55,31 +36,21 @@ def _thr(ctx: ModelContext, key: str) -> Any:
     return ctx.threshold(key, DEFAULTS[key])
 
 
-def tolerances(ctx: ModelContext) -> Any:
-    from rvcqa.sweep import Tolerances
-
-    return Tolerances(
-        released_vs_best=float(_thr(ctx, "sweep.released_vs_best_mel")),
-        min_difference=float(_thr(ctx, "sweep.min_mel_difference")),
-        plateau=float(_thr(ctx, "sweep.plateau_tolerance")),
-        plateau_fraction=float(_thr(ctx, "sweep.plateau_fraction")),
-        overtraining=float(_thr(ctx, "sweep.overtraining_tolerance")),
-    )
+def tolerances(ctx: ModelContext) -> Tolerances:
+    return Tolerances.from_profile(ctx.threshold)
 
 
-def sweep_result(ctx: ModelContext, *, plot: bool = True) -> Any:
+def sweep_result(ctx: ModelContext, *, plot: bool = True) -> SweepResult:
     """The model's :class:`rvcqa.sweep.SweepResult`, computed once per context."""
-    from rvcqa.sweep import run_sweep
-
     window = _thr(ctx, "sweep.window_s")
 
-    def compute() -> Any:
+    def compute() -> SweepResult:
         return run_sweep(
             ctx,
             segments=int(_thr(ctx, "sweep.segments")),
             heldout_segments=int(_thr(ctx, "sweep.heldout_segments")),
             window_s=float(window) if window else None,
-            progress=getattr(ctx, "sweep_progress", None) or getattr(ctx, "progress", None) or _stderr,
+            progress=ctx.sweep_progress or ctx.progress or _stderr,
             tolerances=tolerances(ctx),
             plot=plot,
         )
@@ -87,11 +58,9 @@ def sweep_result(ctx: ModelContext, *, plot: bool = True) -> Any:
     return ctx.cached("sweep:result", compute)
 
 
-def cached_result(ctx: Any) -> Any:
+def cached_result(ctx: ModelContext) -> Optional[SweepResult]:
     """The sweep this context already ran, or None (for summaries; runs nothing)."""
-    value = getattr(ctx, "_cache", {}).get("sweep:result")
-    from rvcqa.sweep import SweepResult
-
+    value = ctx.peek("sweep:result")
     return value if isinstance(value, SweepResult) else None
 
 
@@ -105,7 +74,7 @@ def _stderr(line: str) -> None:
 
 
 def run(ctx: ModelContext) -> list[Finding]:
-    if not getattr(ctx.options, "sweep", False):
+    if not ctx.options.sweep:
         return [skipped(cid, NOT_ASKED) for cid in CHECK_IDS]
     try:
         result = sweep_result(ctx)
@@ -129,16 +98,16 @@ def run(ctx: ModelContext) -> list[Finding]:
     return [_released_vs_best(ctx, result, details), _recommendation(result, details)]
 
 
-def _details(result: Any) -> dict[str, Any]:
+def _details(result: SweepResult) -> dict[str, Any]:
     data = result.to_dict()
-    data["table"] = result.table()
+    data["table"] = format_table(result)
     return data
 
 
-def _released_vs_best(ctx: ModelContext, result: Any, details: dict[str, Any]) -> Finding:
+def _released_vs_best(ctx: ModelContext, result: SweepResult, details: dict[str, Any]) -> Finding:
     cid = "sweep.released_vs_best"
-    tol = float(_thr(ctx, "sweep.released_vs_best_mel"))
-    min_diff = float(_thr(ctx, "sweep.min_mel_difference"))
+    tols = tolerances(ctx)
+    tol, min_diff = tols.released_vs_best, tols.min_difference
     rec, rel = result.recommendation, result.released_row
     if rec is None:
         return failed(cid, "no checkpoint could be measured: " + "; ".join(w.message for w in result.warnings[:3]),
@@ -162,7 +131,7 @@ def _released_vs_best(ctx: ModelContext, result: Any, details: dict[str, Any]) -
         f"{'+' if rel_diff >= 0 else ''}{100 * rel_diff:.0f}%" if bs > 1e-6 else f"{rs - bs:+.3f}")
     text = (f"released {_released(result)} scores {rs:.3f}, best {best.candidate.short} {bs:.3f} "
             f"({worse}; tolerance {tol:.0%} and at least {min_diff:g})")
-    if rs - bs > min_diff and rs > bs * (1 + tol):
+    if released_is_worse(rs, bs, tols):
         return failed(cid, f"the released model is measurably worse than the best saved checkpoint: {text}",
                       measured=rs, expected=expected,
                       cause=f"the inference file was extracted from another epoch than the best one; release "
@@ -172,13 +141,11 @@ def _released_vs_best(ctx: ModelContext, result: Any, details: dict[str, Any]) -
                   measured=rs, expected=expected, details=details)
 
 
-def _released(result: Any) -> str:
-    from rvcqa.sweep import _released_name
-
-    return _released_name(result)
+def _released(result: SweepResult) -> str:
+    return result.released_name
 
 
-def _recommendation(result: Any, details: dict[str, Any]) -> Finding:
+def _recommendation(result: SweepResult, details: dict[str, Any]) -> Finding:
     cid = "sweep.recommendation"
     rec = result.recommendation
     if rec is None:

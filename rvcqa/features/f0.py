@@ -8,7 +8,8 @@ and RVC's pipeline truncates from (RVC_FORMATS 5.4). Methods:
 * ``"yin"``: plain YIN written here (fast, numpy only): cumulative-mean-normalised difference,
   first dip under 0.15, parabolic refinement; unvoiced where no dip is that deep or the frame is
   below -60 dBFS.
-* ``"harvest"``: pyworld harvest + stonemask + median filter of 3, as RVC (filter_radius 3).
+* ``"harvest"``: pyworld harvest + stonemask, then a 3-frame median filter when ``filter_radius``
+  exceeds 2, as RVC's ``Pipeline.get_f0`` (the radius only switches the filter on; its width is 3).
 * ``"dio"``: pyworld dio + stonemask, as RVC's training-time extraction.
 * ``"rmvpe"``: RVC's default; needs the user's ``rmvpe.pt`` (see :mod:`rvcqa.features.rmvpe`).
 """
@@ -48,8 +49,11 @@ def extract_f0(
     f0_min: float = 50.0,
     f0_max: float = 1100.0,
     rmvpe: RmvpeLike = None,
+    filter_radius: int = 3,
 ) -> np.ndarray:
     """F0 in Hz of 16 kHz mono audio, 0 where unvoiced, ``N // 160 + 1`` frames (float64).
+
+    ``filter_radius`` (harvest only): RVC's median-filter switch, on above 2 (WebUI default 3).
 
     ``rmvpe``: a loaded :class:`~rvcqa.features.rmvpe.RmvpeModel` or the path of ``rmvpe.pt``,
     required for ``method="rmvpe"`` (which, like RVC, ignores ``f0_min``/``f0_max``).
@@ -67,7 +71,7 @@ def extract_f0(
         return _fit(yin(y, f0_min, f0_max), n)
     if method == "pyin":
         return _fit(_pyin(y, f0_min, f0_max), n)
-    return _fit(_world(y, method, f0_min, f0_max), n)
+    return _fit(_world(y, method, f0_min, f0_max, filter_radius), n)
 
 
 def _fit(f0: np.ndarray, n: int) -> np.ndarray:
@@ -102,7 +106,7 @@ def _pyin(y: np.ndarray, f0_min: float, f0_max: float) -> np.ndarray:
     return np.where(voiced, f0, 0.0)
 
 
-def _world(y: np.ndarray, method: str, f0_min: float, f0_max: float) -> np.ndarray:
+def _world(y: np.ndarray, method: str, f0_min: float, f0_max: float, filter_radius: int = 3) -> np.ndarray:
     try:
         import pyworld
     except ImportError:
@@ -117,7 +121,7 @@ def _world(y: np.ndarray, method: str, f0_min: float, f0_max: float) -> np.ndarr
     track = pyworld.harvest if method == "harvest" else pyworld.dio
     f0, t = track(x, fs=SAMPLE_RATE, f0_ceil=f0_max, f0_floor=f0_min, frame_period=1000.0 * F0_HOP / SAMPLE_RATE)
     f0 = pyworld.stonemask(x, f0, t, SAMPLE_RATE)
-    return medfilt(f0, 3) if method == "harvest" else f0
+    return medfilt(f0, 3) if method == "harvest" and filter_radius > 2 else f0
 
 
 def _frame_length(f0_min: float) -> int:

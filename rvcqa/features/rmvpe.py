@@ -6,7 +6,8 @@ blocks with 2x2 average pooling, 4 intermediate levels, 5 transposed-conv decode
 connections; 16..512 channels), a 3-channel conv, a bidirectional GRU (384 -> 2x256), a linear
 layer to 360 bins and a sigmoid. Bin ``i`` is ``20 * i + 1997.38`` cents (re 10 Hz); F0 is the
 salience-weighted mean of the cents within 4 bins of the peak, 0 where the peak is at most the
-threshold (0.03 in RVC). Module and parameter names equal the keys RVC's
+threshold (0.03 in RVC). The frames are zero-padded to a multiple of 32 before the network, as
+RVC does (Applio reflects instead: ``pad_mode="reflect"``). Module and parameter names equal the keys RVC's
 ``infer/lib/rmvpe.py`` ``E2E(4, 1, (2, 2))`` saves, so the file loads strictly.
 """
 from __future__ import annotations
@@ -38,6 +39,9 @@ CENTS_PER_BIN = 20.0
 THRESHOLD = 0.03
 #: the U-Net halves time and frequency 5 times: frames are padded to a multiple of 32.
 FRAME_MULTIPLE = 32
+#: how the frames up to that multiple are filled: zeros in RVC (``mel2hidden``, 20240604 and
+#: main), a reflection of the last frames in Applio (3.x ``RMVPE0Predictor.mel2hidden``).
+PAD_MODES = ("constant", "reflect")
 #: torch's reflect padding of n_fft/2 needs more samples than that.
 MIN_SAMPLES = N_FFT // 2 + 1
 
@@ -90,6 +94,7 @@ class Encoder(nn.Module):
         for layer in self.layers:
             x = layer(x)
             skips.append(x)
+            assert isinstance(layer, ResEncoderBlock) and layer.pool is not None
             x = layer.pool(x)
         return x, skips
 
@@ -237,6 +242,22 @@ def decode_salience(salience: np.ndarray, threshold: float = THRESHOLD) -> np.nd
     return f0
 
 
+def pad_frames(mel: torch.Tensor, mode: str = "constant") -> torch.Tensor:
+    """Pad ``[B, 128, T]`` on the right to a multiple of 32 frames, as ``mel2hidden`` does.
+
+    ``"constant"`` (RVC) appends zeros, ln-mel 0 being a loud frame, not silence; ``"reflect"``
+    (Applio) mirrors the last frames, and where a clip has too few frames to mirror (under about
+    0.3 s, where Applio itself fails) the last frame is repeated.
+    """
+    n = mel.shape[-1]
+    pad = FRAME_MULTIPLE * ((n - 1) // FRAME_MULTIPLE + 1) - n
+    if pad == 0:
+        return mel
+    if mode == "constant":
+        return F.pad(mel, (0, pad), mode="constant", value=0.0)
+    return F.pad(mel, (0, pad), mode="reflect" if pad < n else "replicate")
+
+
 # --------------------------------------------------------------------------- public model
 
 @dataclass
@@ -246,6 +267,11 @@ class RmvpeModel:
     net: E2E
     path: Path | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    pad_mode: str = "constant"
+
+    def __post_init__(self) -> None:
+        if self.pad_mode not in PAD_MODES:
+            raise ValueError(f"pad_mode must be one of {', '.join(PAD_MODES)}, got {self.pad_mode!r}")
 
     def mel(self, wav16k: np.ndarray | torch.Tensor) -> np.ndarray:
         """The 128-bin log-mel RMVPE sees, ``[128, N // 160 + 1]``."""
@@ -258,11 +284,7 @@ class RmvpeModel:
         y = as_wave16k(wav16k, name="RMVPE input", min_samples=MIN_SAMPLES)
         with torch.inference_mode():
             mel = log_mel(torch.from_numpy(y).to(self.device)[None])
-            n = mel.shape[-1]
-            pad = FRAME_MULTIPLE * ((n - 1) // FRAME_MULTIPLE + 1) - n
-            # RVC reflect-pads; clips under ~0.3 s have too few frames to reflect, so repeat the edge
-            mel = F.pad(mel, (0, pad), mode="reflect" if pad < n else "replicate")
-            hidden = self.net(mel)[:, :n]
+            hidden = self.net(pad_frames(mel, self.pad_mode))[:, : mel.shape[-1]]
         out = hidden[0].float().cpu().numpy()
         assert out.shape[0] == f0_frames(y.size)
         return out
@@ -275,7 +297,8 @@ class RmvpeModel:
         return f"RMVPE from {self.path or 'in-memory weights'} (threshold {THRESHOLD} unless given)"
 
 
-def load_rmvpe(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> RmvpeModel:
+def load_rmvpe(path: str | os.PathLike[str], device: str | torch.device = "cpu", *,
+               pad_mode: str = "constant") -> RmvpeModel:
     """Load the user's ``rmvpe.pt`` (a plain state dict) safely and strictly.
 
     Raises :class:`~rvcqa.errors.CheckpointError` for missing/damaged/unsafe files and
@@ -284,11 +307,11 @@ def load_rmvpe(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     p = Path(path)
     obj = load_pth(p)
     state = _state_dict(p, obj)
-    return model_from_state(state, path=p, device=device)
+    return model_from_state(state, path=p, device=device, pad_mode=pad_mode)
 
 
 def model_from_state(state: Mapping[str, torch.Tensor], *, path: Path | None = None,
-                     device: str | torch.device = "cpu") -> RmvpeModel:
+                     device: str | torch.device = "cpu", pad_mode: str = "constant") -> RmvpeModel:
     """Assign an RMVPE state dict (strict; names and shapes checked first) into a new network."""
     where = str(path) if path else "RMVPE weights"
     net = build_e2e("meta")
@@ -304,7 +327,7 @@ def model_from_state(state: Mapping[str, torch.Tensor], *, path: Path | None = N
         if key.endswith("num_batches_tracked"):
             weights.setdefault(key, torch.zeros((), dtype=torch.long, device=dev))
     net.load_state_dict(weights, strict=True, assign=True)
-    return RmvpeModel(net=net.eval(), path=path, device=dev)
+    return RmvpeModel(net=net.eval(), path=path, device=dev, pad_mode=pad_mode)
 
 
 def _state_dict(path: Path, obj: Any) -> Mapping[str, torch.Tensor]:
@@ -334,4 +357,5 @@ __all__ = [
     "load_rmvpe",
     "log_mel",
     "model_from_state",
+    "pad_frames",
 ]

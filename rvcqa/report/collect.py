@@ -21,7 +21,10 @@ from rvcqa.findings import Finding, Status, jsonable
 from rvcqa.stats import median_or_zero
 
 #: report order of the check modules (``rvcqa.profile.CHECK_MODULES``) plus the hypotheses
-MODULE_ORDER = ("structure", "provenance", "dataset", "trainlog", "perceptual", "hypotheses")
+#: what Applio's extract_model writes beside the weights, shown in the report's configuration
+APPLIO_METADATA = ("vocoder", "embedder_model", "epoch", "step", "dataset_length", "model_hash", "author",
+                   "creation_date", "speakers_id")
+MODULE_ORDER = ("structure", "provenance", "dataset", "trainlog", "history", "perceptual", "hypotheses")
 #: check-id prefix -> human title
 PREFIX_TITLES = {
     "structure": "Structure",
@@ -197,7 +200,7 @@ def collect(ctx: Any, *, run_missing: bool = False, facts: bool = True,
     for short, mod in modules:
         found = cached_findings(ctx, mod)
         if found is None and run_missing and (wanted is None or short in wanted or
-                                              (short == "hypotheses" and "trainlog" in wanted)):
+                                              (short in ("hypotheses", "history") and "trainlog" in wanted)):
             try:
                 found = ctx.findings(mod)
             except RvcqaError as error:
@@ -249,6 +252,10 @@ def _model_facts(ctx: Any) -> dict[str, Any] | None:
     out = inference_summary(ctx.inference_model())
     out["f0"] = bool(out["f0"])
     out.pop("info_or_epoch", None)
+    model = ctx.inference_model()
+    applio = {k: model.extra[k] for k in APPLIO_METADATA if isinstance(model.extra.get(k), (str, int, float))}
+    if applio:
+        out["applio"] = applio
     latest = getattr(ctx.md, "latest_g", None)
     if latest is not None:
         out["latest_g"] = latest.path.name
@@ -298,6 +305,7 @@ def _log_facts(ctx: Any) -> dict[str, Any] | None:
         "lr_last": lrs[-1] if lrs else None,
         "series": series,
         "applio_epochs": len(log.applio_epochs),
+        "source": ctx.history().source,
     }
 
 

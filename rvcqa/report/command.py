@@ -16,20 +16,31 @@ from pathlib import Path
 
 from rvcqa.baseline import baseline_path_type, parse_compare_fail, save_path_type
 from rvcqa.options import device_type, segments_type, threshold_type, transpose_type
+from rvcqa.report.collect import ModelReport
 from rvcqa.session import ContextRequest, build_contexts
 
-MODULES = ("structure", "provenance", "dataset", "trainlog", "perceptual")
+#: the check suites ``--checks`` chooses from, by the names the gate's markers use (rvcqa_training ...)
+SUITES = ("structure", "provenance", "dataset", "training", "perceptual")
+#: other accepted spellings (the training suite's module is rvcqa.checks.trainlog)
+SUITE_ALIASES = {"trainlog": "training", "hypotheses": "training"}
+#: suite name -> the short names of its check modules (where they differ from the suite name)
+SUITE_MODULES = {"training": ["trainlog", "history"]}
 
 
 def checks_type(text: str) -> list[str]:
+    """``structure,training`` -> the suites to run (``trainlog`` is accepted for ``training``)."""
     names = [n.strip() for n in text.replace(" ", ",").split(",") if n.strip()]
-    aliases = {"training": "trainlog", "hypotheses": "trainlog"}
-    names = [aliases.get(n, n) for n in names]
-    bad = [n for n in names if n not in MODULES]
+    names = [SUITE_ALIASES.get(n, n) for n in names]
+    bad = [n for n in names if n not in SUITES]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown check module(s) {', '.join(bad) or '(none)'}; choose from "
-                                         f"{', '.join(MODULES)}")
+        raise argparse.ArgumentTypeError(f"unknown check suite(s) {', '.join(bad) or '(none)'}; choose from "
+                                         f"{', '.join(SUITES)}")
     return names
+
+
+def module_names(suites: list[str]) -> list[str]:
+    """The check modules' short names for ``suites`` (what :func:`~rvcqa.report.collect.collect` takes)."""
+    return [module for n in suites for module in SUITE_MODULES.get(n, [n])]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,12 +58,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", "--rvcqa-results", dest="results", default=None, metavar="DIR",
                    help="where converted audio goes (default ./rvcqa-results/NAME/)")
     p.add_argument("--segments", type=segments_type, default=8, metavar="N|all", help="segments to resynthesise")
-    p.add_argument("--transpose", type=transpose_type, default=0, metavar="SEMITONES")
-    p.add_argument("--device", type=device_type, default="cpu", metavar="cpu|cuda|auto")
+    p.add_argument("--transpose", type=transpose_type, default=0, metavar="SEMITONES",
+                   help="pitch shift for the conversion checks, -24..24 semitones as in RVC's UI (default 0)")
+    p.add_argument("--device", type=device_type, default="cpu", metavar="cpu|cuda|auto",
+                   help="device to run the model on; auto = cuda when torch sees a GPU (default cpu)")
     p.add_argument("--threshold", action="append", type=threshold_type, default=[], metavar="KEY=VALUE",
                    help="override one threshold of the profile; repeatable")
-    p.add_argument("--checks", type=checks_type, default=list(MODULES), metavar="LIST",
-                   help=f"check modules to run, comma-separated (default all: {','.join(MODULES)})")
+    p.add_argument("--checks", type=checks_type, default=list(SUITES), metavar="LIST",
+                   help=f"check suites to run, comma-separated (default all: {','.join(SUITES)}; trainlog = training)")
     p.add_argument("--no-plots", action="store_true", help="write the report without pictures")
     p.add_argument("--json", default=None, metavar="PATH", help="also write findings and measurements as JSON")
     p.add_argument("--save-baseline", type=save_path_type, default=None, metavar="PATH",
@@ -74,6 +87,16 @@ def context_request(args: argparse.Namespace) -> ContextRequest:
     )
 
 
+def console_line(rep: ModelReport) -> str:
+    """``NAME: VERDICT; failed: ids`` and, when one check explains the verdict, why in its own words."""
+    failed = rep.failed()
+    line = f"{rep.name}: {rep.verdict}; failed: {', '.join(f.check for f in failed) or '-'}"
+    if len(failed) == 1:
+        why = failed[0].message.split("\n", 1)[0]
+        line += f" ({why[:157] + '...' if len(why) > 160 else why})"
+    return line
+
+
 def run_report(args: argparse.Namespace) -> int:
     from rvcqa.report import write_report
     from rvcqa.report.collect import collect
@@ -87,7 +110,7 @@ def run_report(args: argparse.Namespace) -> int:
     for ctx in contexts:
         ctx.progress = lambda line, _n=ctx.name: say(f"  {_n}: {line}")
         say(f"rvcqa report: checking {ctx.name} ({ctx.md.root}): {', '.join(args.checks)}")
-        rep = collect(ctx, run_missing=True, only=args.checks)
+        rep = collect(ctx, run_missing=True, only=module_names(args.checks))
         reports.append(rep)
         c = rep.counts()
         say(f"rvcqa report: {ctx.name}: {rep.verdict} ({c['passed']} passed, {c['failed']} failed, "
@@ -121,8 +144,7 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"results JSON: {save(args.json, json.loads(json.dumps(doc, default=str)))}")
     paths = write_report(reports, args.out, plots=not args.no_plots)
     for r in reports:
-        failed = ", ".join(f.check for f in r.failed()) or "-"
-        print(f"{r.name}: {r.verdict}; failed: {failed}")
+        print(console_line(r))
     pictures = f"{paths.pictures} picture{'s' if paths.pictures != 1 else ''}" if not paths.plots_note \
         else f"no pictures: {paths.plots_note}"
     print(f"report: {paths.markdown}\nreport: {paths.html} ({pictures})")

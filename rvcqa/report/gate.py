@@ -258,10 +258,11 @@ def _local_sweep_tables(session: Any) -> dict[str, str]:
         if not ctx.options.sweep:
             continue
         from rvcqa.checks.sweep import cached_result
+        from rvcqa.sweep import format_table
 
         result = cached_result(ctx)
         if result is not None:
-            out[ctx.name] = result.table()
+            out[ctx.name] = format_table(result)
     return out
 
 

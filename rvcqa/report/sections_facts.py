@@ -64,6 +64,10 @@ def config_section(m: ModelReport) -> list[Block]:
                      "RVC's files)")
         lines.append(f"Inference model: {mf.get('file')}, info {mf.get('info')!r}, {mf.get('weight_layers')} weight "
                      f"tensors, {mf.get('size_mb')} MB")
+        if mf.get("applio"):
+            lines.append("Applio metadata: " + ", ".join(f"{k} {v}" for k, v in mf["applio"].items()))
+    if log.get("source"):
+        lines.append(f"Training history from: {log['source']}")
     src = meas.get("source_checkpoint")
     if src:
         lines.append(f"Extracted from: {src}")

@@ -328,8 +328,16 @@ def check_segment_lengths(ctx: ModelContext, sc: Scan) -> Finding:
         f"estimates a length as file size // (3 x hop {hop}) and keeps only 100 < length <= 900, i.e. about "
         f"{lo_s:.2f}-{hi_s:.2f} s for {sub} wavs at {sr} Hz",
         measured=len(dropped), expected=0, details=details,
-        cause="slices longer than RVC's preprocess makes (<= 3.7 s) from a custom slicer, or very short slices",
+        cause=_length_cause(short, long),
     )
+
+
+def _length_cause(short: list[str], long: list[str]) -> str:
+    """The likely cause of the more common problem first."""
+    too_long = "slices longer than RVC's preprocess makes (<= 3.7 s) from a custom slicer"
+    too_short = ("very short slices (RVC's slicer keeps pieces down to a few hundred ms; silence trimming or a "
+                 "custom slicer makes shorter ones)")
+    return f"{too_long}, or {too_short}" if len(long) >= len(short) else f"{too_short}, or {too_long}"
 
 
 

@@ -124,6 +124,8 @@ def check_completed(ctx: ModelContext, log: TrainLog) -> Finding:
                       measured=last, expected=total)
     if last is None:
         return skipped(cid, "the log shows no epochs")
+    if log.format == "tensorboard":
+        return skipped(cid, f"TensorBoard goes to epoch {last}; it does not record whether training finished")
     if isinstance(total, int) and last < total:
         return warning(cid, f"the log ends at epoch {last} of total_epoch {total} without 'Training is done'",
                        measured=last, expected=total,

@@ -25,8 +25,7 @@ class LoadedLog:
 
 def load_log(ctx: ModelContext) -> LoadedLog:
     def compute() -> LoadedLog:
-        path = ctx.md.train_log
-        if path is None:
+        if ctx.md.train_log is None and ctx.history().tensorboard is None:
             return LoadedLog(None, f"no train.log in {ctx.md.root}: RVC >= 2.2.231006 prints the losses to the "
                                  "console instead; capture it and pass --train-log PATH")
         try:

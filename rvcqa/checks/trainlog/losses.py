@@ -32,7 +32,7 @@ def check_log(ctx: ModelContext, log: TrainLog) -> Finding:
         parts.append("hyperparameters")
     if log.warnings:
         parts.append(f"{len(log.warnings)} lines not understood")
-    name = ctx.md.train_log.name if ctx.md.train_log else "log"
+    name = ctx.md.train_log.name if ctx.md.train_log else "TensorBoard"
     if log.format == "unknown":
         return warning(cid, f"{name}: nothing recognised in {log.n_lines} lines (first: {log.warnings[0] if log.warnings else ''})",
                        cause="not an RVC/Applio training log, or a format rvcqa does not know")
