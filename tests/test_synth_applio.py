@@ -197,15 +197,15 @@ def test_refinegan_noise_is_drawn_only_when_asked() -> None:
 def test_structure_layer_count_derives_applio_decoders(name: str) -> None:
     """The structure check counts keys of the decoder the file has, not HiFi-GAN's."""
     from rvcqa.checkpoint import load_inference_model
-    from rvcqa.checks.structure import _layer_count
+    from rvcqa.checks.structure.weights import check_layer_count
     from rvcqa.findings import Status
 
     model = load_inference_model(_folder(name) / f"{name}.pth")
-    ok = _layer_count(model)
+    ok = check_layer_count(model)
     assert ok.status is Status.PASSED, ok.message
     assert ok.measured == KEYS[model.extra["vocoder"]]
     del model.weight[next(k for k in model.weight if k.startswith("dec."))]
-    bad = _layer_count(model)
+    bad = check_layer_count(model)
     assert bad.status is Status.FAILED and "1 missing" in bad.message
 
 

@@ -5,6 +5,7 @@ import math
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from rvcqa.checks.perceptual.defaults import thr
+from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, failed, passed
 from rvcqa.stats import median_or_none
 
@@ -53,6 +54,14 @@ def dbfs(x: Optional[float]) -> str:
 
 def for_all(ids: Sequence[str], make: Any, message: str, **kw: Any) -> list[Finding]:
     return [make(cid, message, **kw) for cid in ids]
+
+
+def synthesizer_or_failures(ctx: ModelContext, ids: Sequence[str]) -> tuple[Any, list[Finding]]:
+    """The loaded synthesizer, or (None, one failure per id) naming why the model cannot be run."""
+    try:
+        return ctx.synthesizer(), []
+    except RvcqaError as error:
+        return None, for_all(ids, failed, f"the model cannot be run: {error}")
 
 
 def progress_of(ctx: ModelContext) -> Any:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 
 from rvcqa.checks.perceptual.common import (
-    allowed, band_text, dbfs, flat_num, for_all, hz, judge_f0, num3, progress_of, zcr_reading,
+    allowed, band_text, dbfs, flat_num, for_all, hz, judge_f0, num3, progress_of, synthesizer_or_failures,
+    zcr_reading,
 )
 from rvcqa.checks.perceptual.defaults import CAUSE_CONVERT, CONVERT_IDS, SPEECH_FLATNESS, thr
 from rvcqa.errors import RvcqaError
@@ -26,10 +27,9 @@ def findings(ctx: ModelContext) -> list[Finding]:
     from rvcqa.retrieval import load_index
     from rvcqa.synth.synthesizer import phone_dim
 
-    try:
-        synth = ctx.synthesizer()
-    except RvcqaError as error:
-        return for_all(CONVERT_IDS, failed, f"the model cannot be run: {error}")
+    synth, failures = synthesizer_or_failures(ctx, CONVERT_IDS)
+    if failures:
+        return failures
     opts = ctx.options
     try:
         content, content_desc = ctx.content_model(synth.version)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from rvcqa.checks.perceptual.common import (
-    allowed, band_text, flat_num, for_all, hz, judge_f0, num3, progress_of, zcr_reading,
+    allowed, band_text, flat_num, for_all, hz, judge_f0, num3, progress_of, synthesizer_or_failures,
+    zcr_reading,
 )
 from rvcqa.checks.perceptual.defaults import CAUSE_RESYNTH, CAUSE_RESYNTH_F0, RESYNTH_IDS, SPEECH_FLATNESS, thr
 from rvcqa.errors import ModelDirError, RvcqaError
@@ -24,10 +25,9 @@ def findings(ctx: ModelContext) -> list[Finding]:
     from rvcqa.outputs import safe_output_dir, write_json
     from rvcqa.resynth import resynthesize
 
-    try:
-        synth = ctx.synthesizer()
-    except RvcqaError as error:
-        return for_all(RESYNTH_IDS, failed, f"the model cannot be run: {error}")
+    synth, failures = synthesizer_or_failures(ctx, RESYNTH_IDS)
+    if failures:
+        return failures
     try:
         out_dir = safe_output_dir(ctx.options.results_dir, ctx.md, ctx.name, "resynthesis")
         rs = ctx.cached(
