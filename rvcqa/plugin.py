@@ -142,6 +142,13 @@ def _collects_quality_suite(config: pytest.Config) -> bool:
 def context_request(config: pytest.Config) -> ContextRequest:
     """The plugin's options as a :class:`~rvcqa.session.ContextRequest`."""
     dirs = list(config.getoption("rvcqa_model_dirs")) or [str(p) for p in config.getini("rvcqa_model_dirs")]
+    notes: list[str] = []
+    if not dirs:
+        from rvcqa.demo import demo_model_dir
+
+        demo = demo_model_dir()
+        dirs = [str(demo)]
+        notes.append(f"no --model-dir given: using the built-in demo model {demo}")
     return ContextRequest(
         model_dirs=dirs,
         cwd=Path(config.invocation_params.dir),
@@ -159,7 +166,7 @@ def context_request(config: pytest.Config) -> ContextRequest:
         sweep=bool(config.getoption("rvcqa_sweep", False)),
         threshold_ini=list(config.getini("rvcqa_thresholds")),
         threshold_cli=list(config.getoption("rvcqa_thresholds")),
-        demo_when_empty=True,
+        notes=notes,
     )
 
 

@@ -45,8 +45,8 @@ class ContextRequest:
     sweep: bool = False
     threshold_ini: list[str] = field(default_factory=list)
     threshold_cli: list[tuple[str, Any]] = field(default_factory=list)
-    #: no model folder given: gate the built-in demo model instead of failing
-    demo_when_empty: bool = False
+    #: lines the front end wants at the top of the header (e.g. which default it chose)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,14 +83,8 @@ def build_contexts(req: ContextRequest) -> Contexts:
     from rvcqa.profile import build_profile
 
     cwd = req.cwd
-    header: list[str] = []
+    header: list[str] = list(req.notes)
     args = list(req.model_dirs)
-    if not args and req.demo_when_empty:
-        from rvcqa.demo.build import demo_model_dir
-
-        demo = demo_model_dir()
-        args = [str(demo)]
-        header.append(f"no --model-dir given: using the built-in demo model {demo}")
     if req.model_file and len(args) > 1:
         raise RvcqaError("--model-file applies to one model; pass it with a single model folder")
     rvc_root = rvc_root_of(cwd)
