@@ -1,6 +1,10 @@
 """Shared set-up for rvcqa's own tests."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 
 def _preload() -> None:
     """Import everything the inner runs use, before them.
@@ -28,3 +32,17 @@ def _preload() -> None:
 
 
 _preload()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread; on a shared small machine more threads only contend.
+
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

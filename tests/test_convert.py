@@ -20,14 +20,7 @@ CONFIG = [1025, 32, 16, 16, 32, 2, 6, 3, 0, "1", [3, 7, 11], [[1, 3, 5]] * 3, [1
           [24, 20, 4, 4], 4, 16, 48000]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -36,12 +36,7 @@ DATA = Path(__file__).parent / "data" / "embedders"
 CASES = ["hf_postnorm_bin", "hf_stable_safetensors"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def expected(case: str) -> dict[str, np.ndarray]:

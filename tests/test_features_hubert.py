@@ -36,13 +36,7 @@ TINY = dict(conv=[(24, 10, 5)] + [(24, 3, 2)] * 4 + [(24, 2, 2)] * 2, embed=32, 
 TINY_SPEC = "[(24, 10, 5)] + [(24, 3, 2)] * 4 + [(24, 2, 2)] * 2"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two shared cores: torch's default two threads oversubscribe them badly."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- fairseq layout

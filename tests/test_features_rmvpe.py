@@ -29,13 +29,7 @@ from rvcqa.features.rmvpe import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two shared cores: torch's default two threads oversubscribe them badly."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def upstream_shapes() -> dict[str, tuple[int, ...]]:

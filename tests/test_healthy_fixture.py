@@ -18,16 +18,11 @@ from rvcqa.metrics.basic import zcr_hz
 from rvcqa.metrics.mel import log_mel_l1
 from rvcqa.synth import load_synthesizer
 
-pytestmark = pytest.mark.skipif(not (hd.ARTIFACTS / "healthy.pth").exists(),
-                                reason="fixtures/healthy/healthy.pth not trained yet")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+              pytest.mark.skipif(not (hd.ARTIFACTS / "healthy.pth").exists(),
+                                 reason="fixtures/healthy/healthy.pth not trained yet")]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -27,15 +27,7 @@ STANDIN_SEED = 7
 SR, HOP = 48000, 480
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread; on a shared 2-core machine more threads only contend."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:

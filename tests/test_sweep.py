@@ -27,15 +27,7 @@ DEGRADATION = {5: 0.8, 10: 0.4, 15: 0.0, 20: 0.25, 25: 0.6}
 NAME = "sw"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread; on a shared 2-core machine more threads only contend."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- fixture folders

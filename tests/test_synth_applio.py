@@ -44,12 +44,7 @@ def _folder(name: str) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _run(synth, d, suffix: str = "", **kw) -> np.ndarray:

@@ -19,13 +19,7 @@ CASES = [c["name"] for c in json.loads((DATA / "index.json").read_text())]
 MAX_REL_L2 = 1e-5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Correctness only: on a shared 2-core machine one thread is faster and steadier."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _inputs(name: str) -> dict[str, torch.Tensor | None]:

@@ -16,13 +16,7 @@ from rvcqa.synth.variants import CANONICAL_VARIANTS, narrow_config
 CONFORMANCE = Path(__file__).parent / "data" / "conformance"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Correctness only: on a shared 2-core machine one thread is faster and steadier."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _inputs(version: str, frames: int, f0: bool, batch: int = 1, seed: int = 0):

@@ -7,45 +7,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from rvcqa.context import ModelContext
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return v
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return v
-
-
-def window_type(text: str) -> float:
-    if text.strip().lower() == "all":
-        return 0.0  # 0 = whole segments
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds (e.g. 1.0) or 'all', got {text!r}") from None
-    if not v >= 0.5:
-        raise argparse.ArgumentTypeError(
-            f"window must be at least 0.5 s (pYIN and the 48k log-mel need frames), got {text!r}")
-    return v
+from rvcqa.options import device_type, non_negative_int, positive_int, threshold_type, window_type
 
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
     """What ``rvcqa sweep`` and ``rvcqa watch`` share: the folder, the sample, the profile."""
-    from rvcqa.options import threshold_type
-
     p.add_argument("model_dir", help="experiment folder, e.g. logs/lexi")
     p.add_argument("--model-file", default=None, metavar="PATH", help="the released inference .pth kept elsewhere")
     p.add_argument("--train-log", default=None, metavar="PATH", help="captured training stdout (for loss_mel)")
@@ -63,8 +29,6 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``rvcqa sweep`` (see :func:`command`)."""
-    from rvcqa.options import device_type
-
     add_common_arguments(p)
     p.add_argument("--heldout", type=non_negative_int, default=None, metavar="N",
                    help="held-out segments per candidate (default: profile sweep.heldout_segments, 2)")

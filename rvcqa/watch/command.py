@@ -5,34 +5,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
-
-def _seconds(text: str) -> Optional[float]:
-    if text.strip().lower() in ("none", "0", "forever"):
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds (e.g. 3600) or 'none', got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
-    return v
+from rvcqa.options import non_negative_seconds, positive_int, seconds_or_forever
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``rvcqa watch`` (see :func:`command`)."""
-    from rvcqa.sweep.command import add_common_arguments, positive_int
+    from rvcqa.sweep.command import add_common_arguments
 
     add_common_arguments(p)
     p.add_argument("--heldout", default=None, metavar="DIR",
@@ -42,11 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="RVC's assets/hubert/hubert_base.pt, for the held-out recordings' content features")
     p.add_argument("--threads", type=positive_int, default=1, metavar="N",
                    help="torch threads (default 1: the watch runs beside a training, at low priority)")
-    p.add_argument("--poll", type=_positive_float, default=10.0, metavar="SECONDS",
+    p.add_argument("--poll", type=non_negative_seconds, default=10.0, metavar="SECONDS",
                    help="how often to look for new checkpoints (default 10)")
-    p.add_argument("--settle", type=_positive_float, default=2.0, metavar="SECONDS",
+    p.add_argument("--settle", type=non_negative_seconds, default=2.0, metavar="SECONDS",
                    help="a file must stay unchanged this long before it is read (default 2)")
-    p.add_argument("--max-wait", type=_seconds, default=None, metavar="SECONDS|none",
+    p.add_argument("--max-wait", type=seconds_or_forever, default=None, metavar="SECONDS|none",
                    help="stop after this long even if training has not said it is done (default: no limit)")
 
 
