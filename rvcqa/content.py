@@ -5,13 +5,13 @@ RVC's ``hubert_base.pt``. Getting this wrong feeds the model inputs it never saw
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
 import numpy as np
 
 from rvcqa.errors import RvcqaError
+from rvcqa.jsonfile import read_json_object
 
 #: file in a model directory declaring the content extractor the model was trained with
 CONTENT_DECLARATION = "rvcqa_content.json"
@@ -33,13 +33,7 @@ def read_content_declaration(model_root: Path) -> Optional[dict[str, Any]]:
     path = Path(model_root) / CONTENT_DECLARATION
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RvcqaError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise RvcqaError(f"{path}: expected an object like {{\"extractor\": \"standin\", \"dim\": 768, \"seed\": 0}}")
-    return data
+    return read_json_object(path, RvcqaError, 'an object like {"extractor": "standin", "dim": 768, "seed": 0}')
 
 
 def content_model_for(

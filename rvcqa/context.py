@@ -7,13 +7,13 @@ training log never touches torch. Load errors are cached too and re-raised as th
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from rvcqa.errors import ModelDirError, RvcqaError
+from rvcqa.jsonfile import read_json_object
 from rvcqa.modeldir import ModelDir
 from rvcqa.progress import Progress
 
@@ -122,13 +122,7 @@ class ModelContext:
             return None
 
         def load() -> dict[str, Any]:
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ModelDirError(f"{path}: not valid JSON ({exc})") from None
-            if not isinstance(data, dict):
-                raise ModelDirError(f"{path}: expected a JSON object with data/model/train sections")
-            return data
+            return read_json_object(path, ModelDirError, "a JSON object with data/model/train sections")
 
         return self.cached("config_json", load)
 

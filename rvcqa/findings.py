@@ -110,6 +110,3 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return jsonable(value.tolist())
     return str(value)
-
-
-_jsonable = jsonable  # the old private name, until every caller imports ``jsonable``

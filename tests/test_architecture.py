@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     # 1 discovery, facts and loaders (read files, judge nothing)
     "rvcqa.modeldir": 1, "rvcqa.checkpoint": 1, "rvcqa.audio": 1, "rvcqa.weights": 1, "rvcqa.trainlog": 1,
     "rvcqa.facts": 1, "rvcqa.dataset": 1, "rvcqa.lazyload": 1, "rvcqa.tblog": 1, "rvcqa.history": 1,
+    "rvcqa.jsonfile": 1,
     # 2 engines
     "rvcqa.synth": 2, "rvcqa.features": 2, "rvcqa.metrics": 2, "rvcqa.convert": 2, "rvcqa.resynth": 2,
     "rvcqa.sweep": 2, "rvcqa.architecture": 2, "rvcqa.content": 2, "rvcqa.losscurve": 2, "rvcqa.measure": 2,

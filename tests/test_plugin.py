@@ -1,4 +1,4 @@
-"""The plugin as users meet it: options, start-up errors, the RVC-root defaults (issue 9)."""
+"""The plugin as users meet it: options, start-up errors, the RVC-root defaults."""
 from __future__ import annotations
 
 import os

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from model_builders import model_with_slices
 
 from rvcqa.findings import Finding, Status, failed, passed, skipped, warning
 from rvcqa.report import document, report_paths, write_report
@@ -29,19 +30,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 # --------------------------------------------------------------------------- model folders
 
-def model_dir(cache: Path, fault: str | None, name: str = "lexi") -> Path:
-    """A fixture model folder (built once per cache dir) with two training slices added."""
-    from fixtures.build_data import build_dataset
-    from fixtures.build_models import Spec, build_cached
-
-    built = build_cached(cache, Spec(name=name, fault=fault))
-    marker = built.root.parent.parent / ".data-complete"
-    if not marker.is_file():
-        build_dataset(built.root.parent, name=name, n_segments=2, seconds=(1.0, 1.5), write_config=False)
-        marker.write_text("ok")
-    return built.root
-
-
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.getbasetemp() / "rvcqa_report_models"
@@ -50,7 +38,7 @@ def model_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def early(model_cache) -> Path:
     pytest.importorskip("torch")
-    return model_dir(model_cache, "early_extract")
+    return model_with_slices(model_cache, "early_extract", "lexi")
 
 
 def context(root: Path, results: Path):

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model_builders import degraded, resynthesised_dataset, sweep_config
+
 REPO = Path(__file__).resolve().parent.parent
 STEPS_PER_EPOCH = 20
 #: degradation per saved checkpoint: quality rises, peaks at epoch 15 (step 300), then falls
@@ -33,54 +35,16 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 # --------------------------------------------------------------------------- fixture folders
 
 
-def _config():
-    from fixtures.build_models import variant_config
-
-    return variant_config("v2", "48k")
-
-
-def _good_state():
-    from fixtures.build_models import Spec, base_state, pretrained_state
-
-    spec = Spec()
-    return pretrained_state(spec, base_state(spec))  # non-zero flow post layers, like a real pretrain
-
-
-def _degraded(good: dict, a: float) -> dict:
-    import torch
-
-    gen = torch.Generator().manual_seed(99)  # the same direction for every candidate
-    out = {}
-    for k, v in good.items():
-        d = torch.randn(v.shape, generator=gen)
-        ref = float(v.float().std()) if v.numel() > 1 else 0.05
-        out[k] = v.float() + a * d * (ref if ref > 1e-6 else 0.05)
-    return out
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """Data folders with the good model's own resynthesis as 0_gt_wavs, plus a train.log."""
-    import soundfile as sf
-
-    from fixtures.build_data import build_dataset, write_train_log
-    from rvcqa.modeldir import discover
-    from rvcqa.resynth import find_segments, load_segment_inputs, run_model
-    from rvcqa.synth import load_synthesizer
+    from fixtures.build_data import write_train_log
 
     base = tmp_path_factory.mktemp("sweep_template")
-    data = build_dataset(base / "logs", name=NAME, n_segments=5, seconds=(0.8, 1.0), seed=3)
-    good = _good_state()
-    synth = load_synthesizer({"weight": {k: v for k, v in good.items() if "enc_q" not in k}, "config": _config(),
-                              "version": "v2", "f0": 1})
-    md = discover(data.root)
-    segs, _ = find_segments(md)
-    for seg in segs:
-        inputs = load_segment_inputs(seg, sample_rate=48000, hop=480, phone_dim=768, f0=True)
-        sf.write(str(seg.gt), run_model(synth, inputs), 48000, subtype="FLOAT")
-    write_train_log(data.root / "train.log", "healthy", name=NAME, epochs=max(DEGRADATION),
+    root, good = resynthesised_dataset(base / "logs", NAME)
+    write_train_log(root / "train.log", "healthy", name=NAME, epochs=max(DEGRADATION),
                     steps_per_epoch=STEPS_PER_EPOCH, log_interval=20, save_every_epoch=5)
-    return data.root, good
+    return root, good
 
 
 def _folder(template, dest: Path, epochs: dict[int, float], released_epoch: int | None,
@@ -93,10 +57,10 @@ def _folder(template, dest: Path, epochs: dict[int, float], released_epoch: int 
     shutil.copytree(src, root)
     states = {}
     for epoch, a in epochs.items():
-        states[epoch] = _degraded(good, a)
+        states[epoch] = degraded(good, a)
         save_training_checkpoint(root / f"G_{epoch * STEPS_PER_EPOCH}.pth", states[epoch], iteration=epoch)
     if released_epoch is not None:
-        save_inference_model(root / f"{NAME}.pth", states[released_epoch], _config(), sr="48k", f0=1, version="v2",
+        save_inference_model(root / f"{NAME}.pth", states[released_epoch], sweep_config(), sr="48k", f0=1, version="v2",
                              info=f"{released_epoch}epoch")
     if drop_from_filelist:
         fl = root / "filelist.txt"

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from model_builders import degraded, resynthesised_dataset, sweep_config
+
 REPO = Path(__file__).resolve().parent.parent
 NAME = "sw"
 STEPS_PER_EPOCH = 20
@@ -26,64 +28,27 @@ SAVES = {5: 0.8, 10: 0.4, 15: 0.0, 20: 0.3, 25: 0.6}
 SLOW_EPOCH = 15
 
 
-def _config():
-    from fixtures.build_models import variant_config
-
-    return variant_config("v2", "48k")
-
-
-def _good_state():
-    from fixtures.build_models import Spec, base_state, pretrained_state
-
-    spec = Spec()
-    return pretrained_state(spec, base_state(spec))
-
-
-def _degraded(good: dict, a: float) -> dict:
-    import torch
-
-    gen = torch.Generator().manual_seed(99)
-    out = {}
-    for k, v in good.items():
-        d = torch.randn(v.shape, generator=gen)
-        ref = float(v.float().std()) if v.numel() > 1 else 0.05
-        out[k] = v.float() + a * d * (ref if ref > 1e-6 else 0.05)
-    return out
-
-
 @pytest.fixture(scope="module")
 def training(tmp_path_factory):
     """``logs/sw`` at the start of a training: data folders, config.json, a train.log, no checkpoint;
     plus the checkpoints the training will save (written elsewhere, copied in by the test)."""
-    import soundfile as sf
     import torch
 
-    from fixtures.build_data import build_dataset
     from fixtures.build_models import Spec, config_json
     from rvcqa.checkpoint import save_training_checkpoint
-    from rvcqa.modeldir import discover
-    from rvcqa.resynth import find_segments, load_segment_inputs, run_model
-    from rvcqa.synth import load_synthesizer
 
     torch.set_num_threads(1)
     base = tmp_path_factory.mktemp("watch")
-    data = build_dataset(base / "logs", name=NAME, n_segments=5, seconds=(0.8, 1.0), seed=3)
-    good = _good_state()
-    synth = load_synthesizer({"weight": {k: v for k, v in good.items() if "enc_q" not in k}, "config": _config(),
-                              "version": "v2", "f0": 1})
-    segs, _ = find_segments(discover(data.root))
-    for seg in segs:
-        inputs = load_segment_inputs(seg, sample_rate=48000, hop=480, phone_dim=768, f0=True)
-        sf.write(str(seg.gt), run_model(synth, inputs), 48000, subtype="FLOAT")
-    (data.root / "config.json").write_text(json.dumps(config_json(Spec(), _config()), indent=2, sort_keys=True))
-    (data.root / "train.log").write_text("2026-01-20 04:00:00,000\tsw\tINFO\tTrain Epoch: 1 [0%]\n")
+    root, good = resynthesised_dataset(base / "logs", NAME)
+    (root / "config.json").write_text(json.dumps(config_json(Spec(), sweep_config()), indent=2, sort_keys=True))
+    (root / "train.log").write_text("2026-01-20 04:00:00,000\tsw\tINFO\tTrain Epoch: 1 [0%]\n")
     saved = base / "saved"
     saved.mkdir()
     files = {}
     for epoch, a in SAVES.items():
-        files[epoch] = save_training_checkpoint(saved / f"G_{epoch * STEPS_PER_EPOCH}.pth", _degraded(good, a),
+        files[epoch] = save_training_checkpoint(saved / f"G_{epoch * STEPS_PER_EPOCH}.pth", degraded(good, a),
                                                 iteration=epoch)
-    return data.root, files
+    return root, files
 
 
 def _listing(root: Path) -> dict[str, tuple[int, int]]:

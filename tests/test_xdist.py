@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from model_builders import model_with_slices
 
 from rvcqa.xdist import scope_of, strip_group
 
@@ -23,23 +24,11 @@ pytest.importorskip("xdist")
 SELECT = "not rvcqa_perceptual and not rvcqa_speed and not rvcqa_slow"
 
 
-def model_dir(cache: Path, fault: str | None, name: str) -> Path:
-    from fixtures.build_data import build_dataset
-    from fixtures.build_models import Spec, build_cached
-
-    built = build_cached(cache, Spec(name=name, fault=fault))
-    marker = built.root.parent.parent / ".data-complete"
-    if not marker.is_file():
-        build_dataset(built.root.parent, name=name, n_segments=2, seconds=(1.0, 1.5), write_config=False)
-        marker.write_text("ok")
-    return built.root
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     pytest.importorskip("torch")
     cache = tmp_path_factory.getbasetemp() / "rvcqa_xdist_models"
-    return {"healthy": model_dir(cache, None, "healthy"), "early": model_dir(cache, "early_extract", "early")}
+    return {"healthy": model_with_slices(cache, None, "healthy"), "early": model_with_slices(cache, "early_extract", "early")}
 
 
 def _args(models: dict[str, Path], out: Path, *extra: str) -> list[str]:

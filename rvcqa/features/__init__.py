@@ -15,40 +15,9 @@ Heavy modules (torch, librosa) load only when a submodule is imported.
 """
 from __future__ import annotations
 
-from rvcqa.features.common import (
-    SAMPLE_RATE,
-    CONTENT_WINDOW,
-    CONTENT_HOP,
-    F0_HOP,
-    TRAINERS,
-    WEIGHT_FILES,
-    OptionalDependencyMissing,
-    FeatureModelError,
-    content_frames,
-    f0_frames,
-    as_wave16k,
-    key_problems,
-    check_trainer,
-    is_transformers_folder,
-    ContentExtractor,
-)
+from rvcqa.features import common
+from rvcqa.features.common import *  # noqa: F403  (the package re-exports common's names)
 from rvcqa.features.embedders import load_content_model
 
-__all__ = [
-    "CONTENT_HOP",
-    "CONTENT_WINDOW",
-    "ContentExtractor",
-    "F0_HOP",
-    "FeatureModelError",
-    "OptionalDependencyMissing",
-    "SAMPLE_RATE",
-    "TRAINERS",
-    "WEIGHT_FILES",
-    "as_wave16k",
-    "check_trainer",
-    "content_frames",
-    "f0_frames",
-    "is_transformers_folder",
-    "key_problems",
-    "load_content_model",
-]
+__all__ = ["load_content_model"]
+__all__ += common.__all__

@@ -135,10 +135,11 @@ __all__ = [
     "OptionalDependencyMissing",
     "SAMPLE_RATE",
     "TRAINERS",
+    "WEIGHT_FILES",
     "as_wave16k",
     "check_trainer",
     "content_frames",
     "f0_frames",
+    "is_transformers_folder",
     "key_problems",
-    "load_content_model",
 ]

@@ -14,7 +14,6 @@ both names are accepted.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from rvcqa.checkpoint import describe_structure, load_pth
 from rvcqa.errors import CheckpointError
 from rvcqa.features.common import FeatureModelError
 from rvcqa.features.common import WEIGHT_FILES, is_transformers_folder
+from rvcqa.jsonfile import read_json_object
 #: transformers' per-layer names -> fairseq's (``encoder.layers.N.`` + suffix).
 _LAYER_RENAMES = (
     ("attention.", "self_attn."),
@@ -88,12 +88,7 @@ def read_transformers_hubert(path: str | os.PathLike[str]) -> TransformersHubert
 def _read_config(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: not found; a transformers embedder folder needs its config.json")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FeatureModelError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise FeatureModelError(f"{path}: expected a JSON object (a transformers HubertConfig)")
+    data = read_json_object(path, FeatureModelError, "a JSON object (a transformers HubertConfig)")
     kind = data.get("model_type")
     if kind not in (None, "hubert"):
         raise FeatureModelError(f"{path}: model_type {kind!r}; rvcqa reads HuBERT embedders (model_type 'hubert')")
