@@ -51,11 +51,14 @@ class ModelContext:
     """Lazy, cached access to one model directory's contents."""
 
     def __init__(self, md: ModelDir, options: Options | None = None, thresholds: dict[str, Any] | None = None,
-                 name: str | None = None):
+                 name: str | None = None, suites: dict[str, ModuleType] | None = None):
         self.md = md
         self._name = name or md.name
         self.options = options or Options()
         self.thresholds: dict[str, Any] = dict(thresholds or {})
+        #: check modules by suite name ("dataset" -> rvcqa.checks.dataset), handed in by the renderers
+        #: (rvcqa.profile.check_suites) so that one check module reads another's findings without importing it
+        self.suites: dict[str, ModuleType] = dict(suites or {})
         self._cache: dict[str, Any] = {}
         self._findings_tag = ""  # set on threshold views so their findings are cached apart
         self.measurements: dict[str, Any] = {}  # metric name -> value, for summaries and baselines
@@ -248,6 +251,14 @@ class ModelContext:
             self._cache[key] = by_id
         by_check: dict[str, Finding] = self._cache[key]
         return by_check
+
+    def findings_of(self, suite: str) -> dict[str, Finding]:
+        """:meth:`findings` of the check suite registered as ``suite`` (see :attr:`suites`)."""
+        module = self.suites.get(suite)
+        if module is None:
+            raise LookupError(f"no '{suite}' check suite was handed to the context of {self.name} "
+                              f"(ModelContext(..., suites=rvcqa.profile.check_suites()))")
+        return self.findings(module)
 
     def cached_findings(self, checks_module: ModuleType | Any) -> dict[str, Finding] | None:
         """The findings this session already computed for ``checks_module``; None when it has not run."""

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from rvcqa.context import ModelContext
 
 #: suffix of each role's files, RVC's stem rule = name up to the first "."
+#: Largest |GT duration - 16k duration| per slice, in seconds (one HuBERT frame; the reason is given
+#: with ``dataset.durations.max_diff_s`` in rvcqa.checks.dataset.limits). Here because the training
+#: checks read it too, and check modules do not import each other.
+DURATION_TOLERANCE_S = 0.02
+
 SUFFIX = {"gt_wavs": ".wav", "wavs16k": ".wav", "f0_coarse": ".npy", "f0_hz": ".npy", "features": ".npy"}
 #: RVC's f0 range (extract_f0_print.py) used by the coarse mapping
 F0_MIN, F0_MAX = 50.0, 1100.0

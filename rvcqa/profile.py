@@ -34,6 +34,11 @@ def check_modules() -> list[Any]:
     return mods
 
 
+def check_suites() -> dict[str, Any]:
+    """The check modules by suite name (``"dataset"`` -> ``rvcqa.checks.dataset``), for ``ModelContext(suites=)``."""
+    return {mod.__name__.rsplit(".", 1)[-1]: mod for mod in check_modules()}
+
+
 def default_thresholds() -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for mod in check_modules():

@@ -80,7 +80,7 @@ def resolve_device(device: str) -> str:
 
 def build_contexts(req: ContextRequest) -> Contexts:
     """One :class:`ModelContext` per model folder; raises :class:`RvcqaError` on bad input."""
-    from rvcqa.profile import build_profile
+    from rvcqa.profile import build_profile, check_suites
 
     cwd = req.cwd
     header: list[str] = list(req.notes)
@@ -92,6 +92,7 @@ def build_contexts(req: ContextRequest) -> Contexts:
     thresholds = build_profile(directory=cwd, ini_lines=req.threshold_ini, cli=req.threshold_cli)
     device = resolve_device(req.device)
     models: list[ModelContext] = []
+    suites = check_suites()
     seen: set[str] = set()
     for arg in args:
         path, note = resolve_model_dir_arg(arg, cwd)
@@ -123,7 +124,7 @@ def build_contexts(req: ContextRequest) -> Contexts:
         )
         if req.seed is not None:
             options.seed = req.seed
-        models.append(ModelContext(md, options, thresholds, name=name))
+        models.append(ModelContext(md, options, thresholds, name=name, suites=suites))
         header.append(describe_model(name, md))
     header.append(f"results: {results_root}{os.sep}<model>{os.sep}" if req.results_per_model
                   else f"results: {results_root}{os.sep}")

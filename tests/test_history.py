@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.faults_history import write_applio_events, write_rvc_events, write_rvc_sessions
+from rvcqa.profile import check_suites
 from rvcqa.history import release_run, training_history
 from rvcqa.modeldir import discover
 from rvcqa.tblog import find_event_files, read_event_files, tensorboard_history
@@ -102,7 +103,7 @@ def test_text_and_tensorboard_merge(tmp_path: Path) -> None:
 def _ctx(root: Path):  # type: ignore[no-untyped-def]
     from rvcqa.context import ModelContext
 
-    return ModelContext(discover(root))
+    return ModelContext(discover(root), suites=check_suites())
 
 
 def _statuses(root: Path) -> dict[str, str]:
@@ -182,14 +183,15 @@ def test_applio_console_sessions_and_agreement_with_tensorboard(tmp_path: Path) 
     md = discover(root, train_log=tmp_path / "console.txt")
     from rvcqa.context import ModelContext
 
-    ctx = ModelContext(md)
+    ctx = ModelContext(md, suites=check_suites())
     found = ctx.findings(history)
     assert found["training.sources"].status.value == "passed", found["training.sources"].message
     assert ctx.findings(trainlog)["training.pretrained"].status.value == "passed"
     (tmp_path / "console.txt").write_text(_applio_console("amy", range(1, 9), 5) + _applio_console("amy", range(1, 5), 5))
     hist = training_history(discover(root, train_log=tmp_path / "console.txt"))
     assert [(r.first_epoch, r.last_epoch) for r in hist.runs] == [(1, 8), (1, 4)]
-    disagree = ModelContext(discover(root, train_log=tmp_path / "console.txt")).findings(history)["training.sources"]
+    disagree_ctx = ModelContext(discover(root, train_log=tmp_path / "console.txt"), suites=check_suites())
+    disagree = disagree_ctx.findings(history)["training.sources"]
     assert disagree.status.value == "failed" and "Applio's console ends at epoch 4, step 20" in disagree.message
 
 

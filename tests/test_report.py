@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 from model_builders import model_with_slices
 
+from rvcqa.profile import check_suites
 from rvcqa.findings import Finding, Status, failed, passed, skipped, warning
 from rvcqa.report import document, report_paths, write_report
 from rvcqa.report.collect import ModelReport, finding_from_dict
@@ -47,7 +48,7 @@ def context(root: Path, results: Path):
     from rvcqa.profile import build_profile
 
     md = discover(root, rvc_root=root.parent.parent)
-    return ModelContext(md, Options(results_dir=results, segments=2), build_profile())
+    return ModelContext(md, Options(results_dir=results, segments=2), build_profile(), suites=check_suites())
 
 
 def fake_outputs(root: Path, results: Path) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from rvcqa.profile import check_suites
 from rvcqa.errors import SynthesizerLoadError
 from rvcqa.synth import expected_inference_keys, load_synthesizer
 
@@ -215,7 +216,7 @@ def test_applio_vocoder_fixture_runs_through_the_checks(vocoder: str) -> None:
     from rvcqa.modeldir import discover
 
     root = catalog.build_variant("v2", "40k", True, layout="applio", vocoder=vocoder)
-    ctx = ModelContext(discover(root), Options())
+    ctx = ModelContext(discover(root), Options(), suites=check_suites())
     assert ctx.inference_model().extra["vocoder"] == vocoder
     synth = ctx.synthesizer()
     assert synth.vocoder == vocoder
@@ -239,7 +240,7 @@ def test_sweep_loads_every_applio_refinegan_candidate() -> None:
     from rvcqa.modeldir import discover
 
     ctx = ModelContext(discover(catalog.build_variant("v2", "40k", True, layout="applio", vocoder="RefineGAN")),
-                       Options())
+                       Options(), suites=check_suites())
     cands = sweep.find_candidates(ctx)
     assert len(cands) == 2
     facts = sweep._model_facts(ctx)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.build_data import build_healthy, build_lexi, touch_checkpoints, write_train_log
+from rvcqa.profile import check_suites
 from rvcqa.checks import dataset, trainlog
 from rvcqa.context import ModelContext
 from rvcqa.findings import Status
@@ -28,7 +29,7 @@ def log_dir(tmp_path: Path, kind: str = "healthy", fmt: str = "file", **kw) -> P
 
 
 def run_checks(root: Path, thresholds: dict | None = None) -> tuple[dict, dict, ModelContext]:
-    ctx = ModelContext(discover(root), thresholds=thresholds or {})
+    ctx = ModelContext(discover(root), thresholds=thresholds or {}, suites=check_suites())
     found = {f.check: f for f in trainlog.run(ctx)}
     assert tuple(found) == trainlog.CHECK_IDS
     hyp = ctx.findings(trainlog.HYPOTHESES)
@@ -53,7 +54,7 @@ def healthy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_lexi_rebuild_fails_exactly_the_relevant_checks(lexi: Path) -> None:
-    ctx = ModelContext(discover(lexi), thresholds=TINY)
+    ctx = ModelContext(discover(lexi), thresholds=TINY, suites=check_suites())
     found = {**ctx.findings(dataset), **ctx.findings(trainlog)}
     assert failing(found) == LEXI_FAILS, {c: found[c].message for c in failing(found)}
 
@@ -86,7 +87,7 @@ def test_lexi_rebuild_fails_exactly_the_relevant_checks(lexi: Path) -> None:
 
 
 def test_lexi_hypotheses_verdicts(lexi: Path) -> None:
-    ctx = ModelContext(discover(lexi), thresholds=TINY)
+    ctx = ModelContext(discover(lexi), thresholds=TINY, suites=check_suites())
     hyp = ctx.findings(trainlog.HYPOTHESES)
     verdicts = {h: f.details["verdict"] for h, f in hyp.items()}
     assert verdicts == dict.fromkeys(trainlog.HYPOTHESIS_IDS, "ruled out")
@@ -101,7 +102,7 @@ def test_lexi_hypotheses_verdicts(lexi: Path) -> None:
 
 
 def test_healthy_folder_passes_everything(healthy: Path) -> None:
-    ctx = ModelContext(discover(healthy), thresholds=TINY)
+    ctx = ModelContext(discover(healthy), thresholds=TINY, suites=check_suites())
     found = {**ctx.findings(dataset), **ctx.findings(trainlog)}
     for cid, f in found.items():
         expected = Status.SKIPPED if cid == "dataset.index" else Status.PASSED
@@ -200,7 +201,7 @@ def test_console_capture_passed_with_train_log_option(tmp_path: Path) -> None:
     (root / "train.log").write_text("")
     capture = tmp_path / "console.txt"
     write_train_log(capture, "healthy", fmt="console", name="demo", epochs=200, steps_per_epoch=10)
-    ctx = ModelContext(discover(root, train_log=capture))
+    ctx = ModelContext(discover(root, train_log=capture), suites=check_suites())
     found = {f.check: f for f in trainlog.run(ctx)}
     assert found["training.log"].status is Status.PASSED and "console format" in found["training.log"].message
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import catalog
+from rvcqa.profile import check_suites
 from rvcqa.checks import dataset, provenance, structure, trainlog
 from rvcqa.context import ModelContext, Options
 from rvcqa.findings import Status
@@ -21,7 +22,7 @@ ROWS = list(csv.DictReader(SUMMARY.open(), delimiter="\t"))
 def test_variant_fixture_is_clean(row: dict[str, str]) -> None:
     root = catalog.build_variant(row["version"], row["sr"], row["f0"] == "1")
     md = discover(root)
-    ctx = ModelContext(md, Options())
+    ctx = ModelContext(md, Options(), suites=check_suites())
     assert len(ctx.inference_model().weight) == int(row["keys_without_enc_q"])
     failed = {cid: f.message for m in (structure, provenance, dataset, trainlog)
               for cid, f in ctx.findings(m).items() if f.status is Status.FAILED}
@@ -32,7 +33,7 @@ def test_applio_layout_fixture_is_clean() -> None:
     root = catalog.build_variant("v2", "40k", True, layout="applio")
     md = discover(root)
     assert md.layout == "applio" and md.inference_file is not None and md.inference_file.name.endswith("s.pth")
-    ctx = ModelContext(md, Options())
+    ctx = ModelContext(md, Options(), suites=check_suites())
     failed = {cid: f.message for m in (structure, provenance, dataset, trainlog)
               for cid, f in ctx.findings(m).items() if f.status is Status.FAILED}
     assert not failed

@@ -4,13 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from rvcqa.context import ModelContext
+from rvcqa.dataset import DURATION_TOLERANCE_S
 from rvcqa.findings import Finding, skipped
 
 DEFAULTS: dict[str, Any] = {
     # Largest |GT duration - 16k duration| per slice. RVC resamples each slice to 16 kHz with
     # librosa, so the two agree to within a sample; 0.02 s (one HuBERT frame, and the tolerance the
     # lexi report used) flags slices that were cut separately.
-    "dataset.durations.max_diff_s": 0.02,
+    "dataset.durations.max_diff_s": DURATION_TOLERANCE_S,
     # Allowed |f0 frames - 2 x feature frames| and |f0 frames - (N16 // 160 + 1)|. By arithmetic,
     # f0 frames - 2 x HuBERT frames is 1..3 for harvest/dio/rmvpe (N//160+1 vs 2*((N-400)//320+1))
     # and 0..2 for pm (padded to N//160); 4 frames (40 ms) leaves one frame of slack.

@@ -79,12 +79,7 @@ def nepers(mel: float) -> str:
 
 def data_cause(ctx: ModelContext) -> str | None:
     """The dataset finding that most likely explains an unfittable target, in RVC's words."""
-    try:
-        from rvcqa.checks import dataset
-
-        found = ctx.findings(dataset)
-    except Exception:  # pragma: no cover - the dataset checks never raise; stay robust anyway
-        return None
+    found = ctx.findings_of("dataset")
     order = (
         ("dataset.gt_format", "0_gt_wavs holds integer PCM wavs, which RVC's loader reads without dividing by "
                               "32768: the targets are 32768x too loud and unreachable (dataset.gt_format)"),

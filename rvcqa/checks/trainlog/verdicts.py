@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rvcqa.checks.trainlog.common import data_cause, load_log, mel_analysis, pretrained_state
 from rvcqa.checks.trainlog.defaults import HEALTHY_MEL, thr
 from rvcqa.checks.trainlog.pretrained import check_pretrained_match
+from rvcqa.dataset import DURATION_TOLERANCE_S
 from rvcqa.findings import Finding, Status
 from rvcqa.losscurve import finite_entries, where_text
 from rvcqa.trainlog import TrainLog, steps_per_epoch_from_log
@@ -71,9 +72,7 @@ def _h_insufficient(ctx: ModelContext, log: TrainLog | None, why: str) -> Findin
 
 def _h_misalignment(ctx: ModelContext) -> Finding:
     hid = "hypothesis.feature_misalignment"
-    from rvcqa.checks import dataset
-
-    found = ctx.findings(dataset)
+    found = ctx.findings_of("dataset")
     ids = ("dataset.stems", "dataset.gt_sample_rate", "dataset.wav16k_sample_rate", "dataset.durations",
            "dataset.frames", "dataset.features")
     relevant = {cid: found[cid] for cid in ids if cid in found}
@@ -88,7 +87,7 @@ def _h_misalignment(ctx: ModelContext) -> Finding:
         missing = [cid for cid in needed if cid not in judged]
         reason = relevant[missing[0]].message if missing[0] in relevant else "no data folders"
         return _verdict(hid, "not testable", f"the data folders are needed ({reason})", ev)
-    tol_ms = float(ctx.threshold("dataset.durations.max_diff_s", dataset.DEFAULTS["dataset.durations.max_diff_s"])) * 1000
+    tol_ms = float(ctx.threshold("dataset.durations.max_diff_s", DURATION_TOLERANCE_S)) * 1000
     diff = ctx.measurements.get("dataset.max_duration_diff_s")
     worst = f" (largest difference {diff * 1000:.1f} ms)" if isinstance(diff, (int, float)) else ""
     return _verdict(
