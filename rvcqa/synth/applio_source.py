@@ -16,25 +16,11 @@ import torch
 from torch import nn
 
 from rvcqa.synth.noise import rand_like, randn_like
+from rvcqa.synth.source import SineSettings
 
 
-class SampleSineGenerator(nn.Module):
+class SampleSineGenerator(SineSettings):
     """Per-sample F0 ``[B, N, 1]`` (Hz) -> sines ``[B, N, harmonics + 1]``; no parameters."""
-
-    def __init__(
-        self,
-        sample_rate: int,
-        harmonic_num: int = 0,
-        sine_amp: float = 0.1,
-        noise_std: float = 0.003,
-        voiced_threshold: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.sample_rate = sample_rate
-        self.dim = harmonic_num + 1
-        self.sine_amp = sine_amp
-        self.noise_std = noise_std
-        self.voiced_threshold = voiced_threshold
 
     def phase_sines(
         self, f0: torch.Tensor, noise: bool = False, generator: Optional[torch.Generator] = None

@@ -19,8 +19,8 @@ from torch.nn import functional as F
 from rvcqa.synth.noise import rand_like, randn_like
 
 
-class SineGenerator(nn.Module):
-    """F0 track (frames) -> sine excitation (samples); no parameters."""
+class SineSettings(nn.Module):
+    """What RVC's and Applio's sine generators share: rate, overtones, amplitudes, voicing threshold."""
 
     def __init__(
         self,
@@ -36,6 +36,10 @@ class SineGenerator(nn.Module):
         self.sine_amp = sine_amp
         self.noise_std = noise_std
         self.voiced_threshold = voiced_threshold
+
+
+class SineGenerator(SineSettings):
+    """F0 track (frames) -> sine excitation (samples); no parameters."""
 
     def phase(self, f0: torch.Tensor, upp: int) -> torch.Tensor:
         """Fundamental phase in cycles, ``[B, T*upp]``; frame t sample k = acc(t) + f0[t]/sr*(k+1)."""
