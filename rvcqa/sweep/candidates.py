@@ -113,40 +113,21 @@ def assign_plot_steps(ctx: ModelContext, cands: Sequence[SweepCandidate]) -> Non
             c.plot_step = c.epoch * spe
 
 
-def _file_weights(path: Path, entry: str) -> dict[str, Any]:
-    """Inference-relevant weights of a file, names normalised (memory-mapped read)."""
-    from rvcqa.checkpoint import load_inference_model, load_training_checkpoint
-    from rvcqa.weights import inference_part, normalized
-
-    if entry == "model":
-        return normalized(inference_part(load_training_checkpoint(path).model))
-    return normalized(load_inference_model(path).weight)
-
-
 def _source_of_released(ctx: ModelContext, cands: Sequence[SweepCandidate]) -> Optional[tuple[int, Path]]:
     """The candidate file whose weights the released file holds bit-equal after fp16 rounding.
 
-    G files first (what RVC resumes from), then per-epoch files, newest first; the fingerprint
-    rules out most files before any is read whole. Raises :class:`RvcqaError` when the released
-    file itself does not load.
+    The provenance engine settles it (:func:`rvcqa.provenance.find_source`, cached on the context
+    and shared with the provenance checks): G files first (what RVC resumes from), then per-epoch
+    files, newest first. Raises :class:`RvcqaError` when the released file itself does not load.
     """
-    from rvcqa.weights import fingerprint, fingerprint_match, identical_fp16, normalized
+    from rvcqa.provenance import find_source
 
-    inf_w = normalized(ctx.inference_model().weight)
-    inf_fp = fingerprint(inf_w)
-    g_files = {cf.path for cf in ctx.md.g_checkpoints}
-    files = [(i, p, c) for i, c in enumerate(cands) for p in [c.path, *c.also]]
-    files.sort(key=lambda t: (_entry(t[1], g_files) != "model", -(t[2].step if t[2].step is not None else -1),
-                              -(t[2].epoch if t[2].epoch is not None else -1)))
-    for i, path, _ in files:
-        entry = _entry(path, g_files)
-        read = lazy_read(ctx, path, entry)
-        try:
-            fp = read.fingerprint if read is not None else fingerprint(_file_weights(path, entry), inf_fp.keys())
-            if fingerprint_match(inf_fp, fp) and identical_fp16(inf_w, _file_weights(path, entry)):
-                return i, path
-        except RvcqaError:
-            continue
+    for match in find_source(ctx).matches:
+        source = match.path.resolve()
+        for i, c in enumerate(cands):
+            for path in [c.path, *c.also]:
+                if path.resolve() == source:
+                    return i, path
     return None
 
 
