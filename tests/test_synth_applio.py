@@ -246,4 +246,5 @@ def test_sweep_loads_every_applio_refinegan_candidate() -> None:
     cands = sweep.find_candidates(ctx)
     assert len(cands) == 2
     facts = network_config(ctx)
-    assert {NetworkCache().synthesizer(read_candidate(ctx, c, facts)).vocoder for c in cands} == {"RefineGAN"}
+    cache = NetworkCache()
+    assert {cache.synthesizer(read_candidate(ctx, c, facts)).vocoder for c in cands} == {"RefineGAN"}
