@@ -79,6 +79,16 @@ def probe_inputs(ctx: ModelContext, synth: Any) -> tuple[list[SegmentInputs], st
     return [_synthetic(dim, hop, f0)], "synthetic inputs (no usable training segment)"
 
 
+def _nonfinite_weights(record: Any) -> bool:
+    """True when a stored tensor holds NaN/Inf: then fp16 has nothing of its own to show."""
+    import torch
+
+    weight = getattr(record, "weight", None)
+    tensors = weight.values() if isinstance(weight, dict) else ()
+    return any(isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
+               for t in tensors)
+
+
 def run(ctx: ModelContext) -> list[Finding]:
     from rvcqa.precision import compare_half_precision, half_support
 
@@ -88,6 +98,8 @@ def run(ctx: ModelContext) -> list[Finding]:
         record = ctx.inference_model()
     except RvcqaError as error:
         return [skipped(CHECK_ID, f"{CHECK_ID}: {ctx.not_evaluated(error)}")]
+    if _nonfinite_weights(record):
+        return [skipped(CHECK_ID, f"{CHECK_ID}: not evaluated: the weights already hold NaN/Inf (see structure.finite)")]
     ok, why = half_support(device)
     if not ok:
         return [skipped(CHECK_ID, f"fp16 inference not evaluated on {device}: {why}")]
