@@ -241,11 +241,14 @@ def test_sweep_loads_every_applio_refinegan_candidate() -> None:
     from fixtures import catalog
     from rvcqa import sweep
     from rvcqa.context import ModelContext, Options
+    from rvcqa.facts import network_config
     from rvcqa.modeldir import discover
+    from rvcqa.sweep.loading import NetworkCache, read_candidate
 
     ctx = ModelContext(discover(catalog.build_variant("v2", "40k", True, layout="applio", vocoder="RefineGAN")),
                        Options())
     cands = sweep.find_candidates(ctx)
     assert len(cands) == 2
-    facts = sweep._model_facts(ctx)
-    assert {sweep.load_candidate(ctx, c, facts).vocoder for c in cands} == {"RefineGAN"}
+    facts = network_config(ctx)
+    cache = NetworkCache()
+    assert {cache.synthesizer(read_candidate(ctx, c, facts)).vocoder for c in cands} == {"RefineGAN"}

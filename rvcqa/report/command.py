@@ -113,8 +113,8 @@ def run_report(args: argparse.Namespace) -> int:
         rep = collect(ctx, run_missing=True, only=module_names(args.checks))
         reports.append(rep)
         c = rep.counts()
-        say(f"rvcqa report: {ctx.name}: {rep.verdict} ({c['passed']} passed, {c['failed']} failed, "
-            f"{c['warning']} warnings, {c['skipped']} skipped)")
+        say(f"rvcqa report: {ctx.name}: {rep.verdict} ({c['passed'] + c['warning']} passed ({c['warning']} with a "
+            f"warning), {c['failed']} failed, {c['skipped']} skipped)")
     status = 1 if any(r.verdict == "FAIL" for r in reports) else 0
     current = {r.name: r.snapshot() for r in reports}
     if args.baseline is not None:
