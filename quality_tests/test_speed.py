@@ -1,6 +1,8 @@
 """Inference speed of the model under test (pytest-benchmark): the synthesizer alone on 1 s and
 5 s of input, and a whole conversion (RVC's pipeline: F0, content features, inference) of the
-first reference clip, on CPU and, when ``torch.cuda.is_available()``, on CUDA.
+first reference clip, on CPU and, when ``torch.cuda.is_available()``, on CUDA; on CUDA the
+synthesizer is also timed in fp16 (RVC's ``is_half``, its default on most GPUs). Without a CUDA
+device those cases skip saying so.
 
 No timed asserts: speed depends on the machine. Each benchmark puts ``real_time_factor``
 (seconds of compute per second of audio; < 1 is faster than real time, best round) and the
@@ -70,12 +72,34 @@ def _record(benchmark: Any, rvc_model: Any, device: str, audio_s: float, times: 
 @pytest.mark.parametrize("device", DEVICES)
 def test_synthesizer_speed(rvc_model, device, seconds, speed_synth, benchmark):
     """``infer`` on ``seconds`` of random content features with a steady 150 Hz pitch."""
+    _time_synthesizer(rvc_model, device, seconds, speed_synth, benchmark, "fp32")
+
+
+@pytest.mark.rvcqa_speed
+@pytest.mark.rvcqa_slow
+@pytest.mark.parametrize("seconds", [1, 5], ids=lambda s: f"{s}s")
+def test_synthesizer_speed_fp16(rvc_model, seconds, benchmark):
+    """The same, in fp16 on CUDA (RVC's ``is_half``); fp16 speed on CPU is not what users run."""
+    import torch
+
+    from rvcqa.errors import RvcqaError
+    from rvcqa.synth import load_synthesizer
+
+    device = _device("cuda")
+    try:
+        synth = rvc_model.cached("synthesizer:cuda:fp16", lambda: load_synthesizer(
+            rvc_model.inference_model(), device=device, dtype=torch.float16))
+    except RvcqaError as error:
+        pytest.skip(rvc_model.not_evaluated(error))
+    _time_synthesizer(rvc_model, device, seconds, synth, benchmark, "fp16")
+
+
+def _time_synthesizer(rvc_model: Any, device: str, seconds: int, synth: Any, benchmark: Any, precision: str) -> None:
     import torch
 
     from rvcqa.features.f0 import coarse_pitch
     from rvcqa.synth.synthesizer import phone_dim
 
-    synth = speed_synth
     frames = 100 * seconds
     rng = np.random.default_rng(0)
     phone = torch.from_numpy(rng.standard_normal((1, frames, phone_dim(synth.version))).astype(np.float32))
@@ -91,7 +115,8 @@ def test_synthesizer_speed(rvc_model, device, seconds, speed_synth, benchmark):
                  times, device)
     out = benchmark.pedantic(run, rounds=3, warmup_rounds=1, iterations=1)
     assert out.shape[-1] == frames * synth.hop
-    _record(benchmark, rvc_model, device, float(seconds), times, sample_rate=synth.sample_rate, stage="synthesizer")
+    _record(benchmark, rvc_model, device, float(seconds), times, sample_rate=synth.sample_rate, stage="synthesizer",
+            precision=precision)
 
 
 @pytest.mark.rvcqa_speed

@@ -19,7 +19,7 @@ from rvcqa.options import parse_scalar
 
 #: check modules, in the order the suite runs them
 CHECK_MODULES = ("structure", "provenance", "dataset", "signal", "f0files", "index", "trainlog", "history",
-                 "perceptual", "embedder", "output", "sweep")
+                 "perceptual", "embedder", "output", "precision", "sweep")
 
 
 def check_modules() -> list[Any]:

@@ -67,3 +67,50 @@ def test_cuda_without_a_device_says_so():
         pytest.skip("a CUDA device is present")
     result = compare_half_precision(_record(), _inputs(), device="cuda")
     assert not result.supported and result.reason == "no CUDA device"
+
+
+def _context(name: str):
+    from fixtures import catalog
+    from rvcqa.context import ModelContext
+    from rvcqa.modeldir import discover
+    from rvcqa.profile import default_thresholds
+
+    return ModelContext(discover(catalog.build_fixture(name)), thresholds=default_thresholds())
+
+
+def test_gate_check_fails_on_fp16_overflow_and_names_the_cause():
+    """The catalogue's fp16_overflow model: fp32 fine, fp16 all NaN/Inf -> one clear failure."""
+    import torch
+
+    from rvcqa.checks import precision
+    from rvcqa.precision import half_support
+
+    torch.set_num_threads(1)
+    if not half_support("cpu")[0]:
+        pytest.skip(half_support("cpu")[1])
+    ctx = _context("fp16_overflow")
+    finding = ctx.findings(precision)["structure.fp16_inference"]
+    assert finding.failed, finding
+    assert "overflows" in finding.message and "fp16_overflow.pth" in finding.message
+    assert finding.details["nonfinite"] == finding.details["samples"] > 0
+    assert "65504" in (finding.cause or "")
+
+
+def test_gate_check_passes_a_model_that_fits_fp16():
+    import torch
+
+    from rvcqa.checks import precision
+
+    torch.set_num_threads(1)
+    finding = _context("structural_ok").findings(precision)["structure.fp16_inference"]
+    assert finding.passed or finding.skipped, finding
+    if finding.passed:
+        assert finding.details["relative_error"] <= precision.DEFAULTS["structure.fp16_inference.max_relative_error"]
+
+
+def test_gate_check_skips_with_the_root_cause_when_the_model_does_not_load():
+    from rvcqa.checks import precision
+
+    finding = _context("truncated").findings(precision)["structure.fp16_inference"]
+    assert finding.skipped
+    assert "not evaluated: truncated.pth could not be loaded (see structure.file_format)" in finding.message
