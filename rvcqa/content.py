@@ -46,7 +46,7 @@ def content_model_for(
     on rvcqa's stand-in features) gets that extractor, even when ``--hubert`` is given: the model
     was trained on it and would be judged on inputs it never saw otherwise. Any other model needs
     ``--hubert``; without it the answer is ``(None, reason)``. ``flavour="applio"`` reads the
-    HuBERT the way Applio does (:class:`LastLayerContent`).
+    HuBERT the way Applio does (``HubertContentModel(trainer="applio")``).
     """
     from rvcqa.synth.synthesizer import phone_dim
 
@@ -78,31 +78,6 @@ def content_model_for(
     model = StandInContent(dim=d, seed=int(declared.get("seed", DEFAULT_SEED)))
     note = f"; --hubert {hubert} not used: the model was trained on the stand-in" if hubert is not None else ""
     return model, f"{describe_model(model)} (declared in {CONTENT_DECLARATION}{note})"
-
-
-class LastLayerContent:
-    """Applio's embedder convention on a fairseq HuBERT: the last layer's output (the
-    ``last_hidden_state`` of Applio 3.x's transformers ``HubertModelWithFinalProj``), through
-    ``final_proj`` for v1. RVC reads layer 9 for v1 instead; for v2 both read layer 12."""
-
-    def __init__(self, model: Any, version: str) -> None:
-        self.model = model
-        self.version = version
-
-    def features(self, wav16k: np.ndarray) -> np.ndarray:
-        import torch
-
-        net = self.model.net
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(wav16k, dtype=np.float32)).to(self.model.device)[None]
-            out = net.extract_features(x, output_layer=None)
-            if self.version == "v1":
-                out = net.final_proj(out)
-        return np.asarray(out[0].float().cpu().numpy(), dtype=np.float32)
-
-    def describe(self) -> str:
-        tail = "last layer + final_proj (256-dim)" if self.version == "v1" else "last layer (768-dim)"
-        return f"{self.model.describe().split(';')[0]}; Applio {self.version}: {tail}"
 
 
 def describe_model(model: Any) -> str:

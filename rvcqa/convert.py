@@ -17,7 +17,7 @@ fp32 window settings RVC uses on CPU (and Applio everywhere). Which upstream eac
    no harvest); RMVPE's frames zero-padded to 32 (RVC-WebUI 20240604 and main) or reflected
    (``flavour="applio"``, Applio 3.x);
 4. per chunk: content features (HuBERT: layer 9 + ``final_proj`` for v1, layer 12 for v2, RVC-WebUI
-   20240604; :class:`~rvcqa.content.LastLayerContent`: Applio 3.x's last layer, + ``final_proj``
+   20240604; :class:`~rvcqa.features.hubert.HubertContentModel` with ``trainer="applio"``: Applio 3.x's last layer, + ``final_proj``
    for v1; or a declared stand-in), index retrieval (faiss, k=8, weights (1/d)^2, ``index_rate``) when an index
    is available, nearest x2 upsampling, truncation to ``p_len = min(chunk // 160, frames)``,
    ``protect`` on unvoiced frames, inference, and the output trimmed by ``t_pad_tgt`` each side;
@@ -47,7 +47,6 @@ from rvcqa.content import (
     CONTENT_DECLARATION,
     NEEDS_HUBERT,
     ContentModel,
-    LastLayerContent,
     content_model_for,
     describe_model,
 )
@@ -85,7 +84,7 @@ class PipelineSettings:
       methods ignore it, as in RVC.
     - ``resample_sr`` 0 (WebUI): off; a rate >= 16000 other than the model's resamples the output.
     - ``flavour`` ``"rvc"`` or ``"applio"``: Applio's split points (see :func:`split_points`) and
-      RMVPE frame padding; its embedder convention is :class:`~rvcqa.content.LastLayerContent`.
+      RMVPE frame padding; its embedder convention is ``HubertContentModel(trainer="applio")``.
       Applio's other defaults (``convert_audio``): RMVPE at threshold 0.03 (pass ``rmvpe``), windows
       (1, 6, 38, 41) s (its config's row for all but GPUs of 4 GB or less, which get
       (1, 5, 30, 32)), ``index_rate`` 0.75, ``volume_envelope`` (our ``rms_mix_rate``) 1 and
@@ -466,7 +465,7 @@ def convert_files(
 #: re-exported for callers that build a conversion from this module alone (quality_tests/test_speed.py)
 __all__ = [
     "CONTENT_DECLARATION", "FLAVOURS", "NEEDS_HUBERT", "AUDIO_SUFFIXES", "SAMPLE_RATE", "WINDOW", "ContentModel",
-    "Conversion", "Converter", "LastLayerContent", "PipelineSettings", "Retrieval", "bundled_reference_audio",
+    "Conversion", "Converter", "PipelineSettings", "Retrieval", "bundled_reference_audio",
     "content_model_for", "convert_files", "expand_inputs", "f0_for", "load_index", "load_input", "prepare_input",
     "resample_output", "retrieve", "rms_mix", "split_points", "stretch_linear",
 ]

@@ -12,6 +12,8 @@ the RMS mix, resampling, and the written audio.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import types
 from pathlib import Path
@@ -57,7 +59,7 @@ def _fake_pyworld() -> types.ModuleType:
 
 def _convert(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, _Recorder]:
     import rvcqa.features.f0 as f0mod
-    from rvcqa.convert import Converter, LastLayerContent, PipelineSettings, Retrieval
+    from rvcqa.convert import Converter, PipelineSettings, Retrieval
     from rvcqa.features.standin import StandInContent
     from rvcqa.synth import load_synthesizer
 
@@ -71,7 +73,8 @@ def _convert(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[Any
     content: Any
     if case["content"] == "hubert":
         hubert = tiny_hubert()
-        content = LastLayerContent(hubert, version) if case["flavour"] == "applio" else hubert.for_version(version)
+        trainer = "applio" if case["flavour"] == "applio" else "rvc"
+        content = dataclasses.replace(hubert, trainer=trainer).for_version(version)
     else:
         content = StandInContent(dim, 5)
     retrieval = None
