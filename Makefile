@@ -1,16 +1,16 @@
 # Two commands for a newcomer (README): `make demo` and `make test`.
 # torch trap: a bare `torch` requirement on a fresh venv pulls a multi-GB CUDA build, so the
 # pinned CPU wheel is installed first; pyproject keeps a range, which that wheel satisfies.
-# The index (faiss) and mos (speechmos + onnxruntime) extras run in the default suite. The speaker
-# extra (resemblyzer) is not installed here yet: with it perceptual.convert_speaker runs and the
-# healthy fixture's conversion scores below its input. Installing it: `pip install "setuptools<81"`,
-# `pip install --no-build-isolation webrtcvad`, then `pip install resemblyzer "setuptools<81"`
-# (webrtcvad imports pkg_resources at run time too).
+# The index (faiss), mos (speechmos + onnxruntime) and speaker (resemblyzer) extras run in the
+# default suite. resemblyzer needs webrtcvad, an sdist whose module imports pkg_resources at run
+# time, so setuptools stays below 81 in the venv and webrtcvad is built against it without build
+# isolation (an isolated build would pull the newest setuptools) before the extras are installed.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.rvcqa-installed
+SETUPTOOLS_SPEC ?= setuptools>=77,<81
 
 .PHONY: demo test test-slow typecheck bench install clean
 
@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,index,mos]"
+	$(BIN)/python -m pip install --quiet "$(SETUPTOOLS_SPEC)"
+	$(BIN)/python -m pip install --quiet --no-build-isolation webrtcvad "$(SETUPTOOLS_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,index,mos,speaker]" "$(SETUPTOOLS_SPEC)"
 	touch $(STAMP)
 
 install: $(STAMP)
