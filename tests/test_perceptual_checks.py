@@ -364,3 +364,126 @@ def _has(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+# --------------------------------------------------------------------------- speaker similarity
+
+BUNDLED = REPO / "rvcqa" / "data" / "reference_audio"
+OTHER_MALE = BUNDLED / "cmuarctic_aew_a0002_M_16k.flac"  # CMU ARCTIC aew: not the LJ training voice
+LJ_OTHER_TEXT = REPO / "fixtures" / "audio" / "ljspeech" / "LJ001-0003.wav"
+needs_resemblyzer = pytest.mark.skipif(not _has("resemblyzer"), reason="the speaker extra (resemblyzer) is not installed")
+
+
+def _voice_of(path: Path):
+    """infer() replacement that speaks ``path``'s recording (looped) at 48 kHz, whatever it is given."""
+    import torch
+
+    y, sr = sf.read(str(path), dtype="float32")
+    y48 = _resample(y, sr, SR)
+
+    def infer(phone, lengths, pitch, nsff0, sid, noise_scale=0.66666, generator=None, source_noise=True, **kw):
+        n = int(lengths[0]) * HOP
+        return torch.from_numpy(np.resize(y48, n).astype(np.float32))[None, None]
+
+    return infer
+
+
+@needs_resemblyzer
+def test_speaker_passthrough_conversion_fails(model_dirs, tmp_path, monkeypatch, training_data):
+    """A "conversion" that hands back its input keeps the input speaker: the check must say so."""
+    from rvcqa.checks import perceptual
+
+    ctx = make_ctx(model_dirs["standin"], tmp_path / "results", OTHER_MALE, segments=2)
+    monkeypatch.setattr(ctx.synthesizer(), "infer", _route(_oracle_resynth(training_data), _oracle_conversion(OTHER_MALE)))
+    speaker = ctx.findings(perceptual)["perceptual.convert_speaker"]
+    assert speaker.failed, speaker.explain()
+    assert speaker.message.startswith("the output keeps the input speaker's voice: outputs are -0.")
+    assert "to its input 1.000" in speaker.message and "cmuarctic_aew_a0002_M_16k.flac" in speaker.message
+    assert speaker.measured < -0.3
+    assert "content features carry the input speaker's timbre" in speaker.cause
+
+
+@needs_resemblyzer
+def test_speaker_conversion_into_training_voice_passes(model_dirs, tmp_path, monkeypatch, training_data):
+    """An output in the training voice (LJ Speech, other words) for a male input lands on the voice."""
+    from rvcqa.checks import perceptual
+
+    ctx = make_ctx(model_dirs["standin"], tmp_path / "results", OTHER_MALE, segments=2)
+    monkeypatch.setattr(ctx.synthesizer(), "infer", _route(_oracle_resynth(training_data), _voice_of(LJ_OTHER_TEXT)))
+    speaker = ctx.findings(perceptual)["perceptual.convert_speaker"]
+    assert speaker.status.value == "passed", speaker.explain()
+    assert speaker.message.startswith("the conversion lands on the model's voice: outputs are +0.")
+    assert speaker.measured > 0.1 and ctx.measurements["convert_speaker_gain"] == speaker.measured
+    assert speaker.details["model_to_training"] > 0.95  # the oracle's resynthesis is the GT itself
+    print(speaker.message)
+
+
+@needs_resemblyzer
+def test_speaker_model_in_another_voice_fails(model_dirs, tmp_path, monkeypatch):
+    """Weights that speak another voice than the folder's training audio (resynthesis in a male voice)."""
+    from rvcqa.checks import perceptual
+
+    ctx = make_ctx(model_dirs["standin"], tmp_path / "results", OTHER_MALE, segments=2)
+    monkeypatch.setattr(ctx.synthesizer(), "infer", _voice_of(OTHER_MALE))
+    speaker = ctx.findings(perceptual)["perceptual.convert_speaker"]
+    assert speaker.failed, speaker.explain()
+    assert speaker.message.startswith("the model does not speak in its training voice: the model's voice")
+    assert speaker.measured < 0.64 and "reused for a new dataset" in speaker.cause
+    print(speaker.message)
+
+
+class _Ctx:
+    """Just what :func:`rvcqa.checks.perceptual.speaker.judge` asks of a ModelContext."""
+
+    def __init__(self) -> None:
+        self.measurements: dict = {}
+
+    def threshold(self, key, default):
+        return default
+
+    def record(self, name, value):
+        self.measurements[name] = value
+
+
+def _row(clip, to_training, to_model, to_input):
+    from rvcqa.checks.perceptual.speaker import ClipSpeaker
+
+    return ClipSpeaker(clip=clip, input_to_training=to_training, output_to_model=to_model, output_to_input=to_input,
+                       output_to_training=0.6)
+
+
+def test_speaker_judge_leaves_out_inputs_in_the_training_voice():
+    """Inputs already in the training voice say nothing about conversion; the rest decide."""
+    from rvcqa.checks.perceptual.speaker import judge
+
+    ctx = _Ctx()
+    rows = [_row("lj.wav", 0.95, 0.60, 0.90), _row("male.wav", 0.55, 0.75, 0.50), _row("female.wav", 0.60, 0.80, 0.52)]
+    f = judge(ctx, rows, 0.70, 8, 2, {})  # type: ignore[arg-type]
+    assert f.status.value == "passed", f.message
+    assert f.measured == pytest.approx(0.265)  # median of 0.25 and 0.28; lj.wav's -0.30 is not counted
+    assert "1 input is already the training voice (cosine ≥ 0.8), not judged: lj.wav" in f.message
+    assert [s["judged"] for s in f.details["similarities"]] == [False, True, True]
+    leak = judge(ctx, [_row("male.wav", 0.55, 0.62, 0.58)], 0.70, 8, 2, {})  # type: ignore[arg-type]
+    assert leak.failed and "keeps the input speaker's voice" in leak.message and "need > 0.1" in leak.message
+    only_lj = judge(ctx, [rows[0]], 0.70, 8, 2, {})  # type: ignore[arg-type]
+    assert only_lj.status.value == "passed" and "not judged" in only_lj.message
+    wrong = judge(ctx, rows, 0.59, 8, 2, {})  # type: ignore[arg-type]
+    assert wrong.failed and wrong.message.startswith("the model does not speak in its training voice")
+    assert wrong.details["fault"] == "model" and "fault" not in leak.details  # the verdict blames the model
+    assert "reads 0.590 to the training voice (8 segments of 0_gt_wavs; need ≥ 0.64)" in wrong.message
+
+
+def test_verdict_blames_the_model_for_a_voice_it_was_not_trained_on():
+    """Resynthesis passes, convert_speaker fails on the model's voice: not the pipeline's fault."""
+    from rvcqa.checks.perceptual.defaults import CAUSE_SPEAKER_VOICE
+    from rvcqa.checks.perceptual.verdict import verdict
+    from rvcqa.findings import failed, passed
+
+    resynth = [passed("perceptual.resynth_mel_distance", "fine")]
+    voice = failed("perceptual.convert_speaker", "the model does not speak in its training voice: ...",
+                   cause=CAUSE_SPEAKER_VOICE, details={"fault": "model"})
+    v = verdict(resynth, [passed("perceptual.convert_flatness", "fine"), voice])
+    assert v.failed and v.message.startswith("the model reproduces its training segments, but not in the voice of")
+    assert "convert_speaker (the model does not speak in its training voice" in v.message and v.cause == CAUSE_SPEAKER_VOICE
+    leak = failed("perceptual.convert_speaker", "the output keeps the input speaker's voice: ...")
+    assert verdict(resynth, [voice, leak]).message.startswith("the model is fine; the conversion pipeline is not")

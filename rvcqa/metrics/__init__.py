@@ -38,7 +38,7 @@ from rvcqa.metrics.mel import (
     rvc_mel_settings,
 )
 from rvcqa.metrics.pitch import F0Comparison, F0Track, compare_f0, f0_metrics, f0_metrics_world, track_f0
-from rvcqa.metrics.optional import DnsmosScores, dnsmos, speaker_similarity
+from rvcqa.metrics.optional import DnsmosScores, dnsmos, speaker_embedding, speaker_similarity
 
 __all__ = [
     "METRICS",
@@ -68,6 +68,7 @@ __all__ = [
     "rms",
     "rvc_mel_settings",
     "spectral_flatness",
+    "speaker_embedding",
     "speaker_similarity",
     "track_f0",
     "zcr_hz",

@@ -6,6 +6,7 @@ Neither package is a dependency of rvcqa. Calling a metric without its package r
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from rvcqa.audio import check_signal, resample
+from rvcqa.errors import AudioError
 from rvcqa.metrics.registry import register, require
 
 _RESEMBLYZER_HINT = (
@@ -23,19 +25,51 @@ _DNSMOS_HINT = "pip install speechmos onnxruntime (DNSMOS ONNX models are in the
 _DNSMOS_SR = 16000
 
 
+def _resemblyzer() -> Any:
+    """The resemblyzer module, imported without the two warnings its dependencies raise on import.
+
+    webrtcvad imports ``pkg_resources`` (setuptools' deprecation notice) and resemblyzer imports
+    ``scipy.ndimage.morphology`` (scipy's); neither is something a user of rvcqa can act on.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*pkg_resources.*")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*scipy.ndimage.*")
+        import resemblyzer
+
+    return resemblyzer
+
+
 @lru_cache(maxsize=1)
 def _voice_encoder() -> Any:
-    from resemblyzer import VoiceEncoder
-
-    return VoiceEncoder(device="cpu", verbose=False)
+    """GE2E weights from the wheel (``resemblyzer/pretrained.pt``): nothing is downloaded."""
+    return _resemblyzer().VoiceEncoder(device="cpu", verbose=False)
 
 
 def _speaker_embedding(y: np.ndarray, sr: int) -> np.ndarray:
-    from resemblyzer import preprocess_wav
-
-    wav = preprocess_wav(y, source_sr=sr)  # -> 16 kHz, volume-normalised, long silences trimmed
+    wav = _resemblyzer().preprocess_wav(y, source_sr=sr)  # -> 16 kHz, volume-normalised, long silences trimmed
+    if wav.size == 0:
+        raise AudioError("no speech left after resemblyzer's voice-activity trimming")
     embed = np.asarray(_voice_encoder().embed_utterance(wav), dtype=np.float64)
     return embed
+
+
+def speaker_embedding(y: np.ndarray, sr: int, *, name: str = "audio") -> np.ndarray:
+    """Unit-length resemblyzer GE2E embedding of one clip (compare with a dot product).
+
+    For checks that compare many clips with one voice: each clip is embedded once. Raises
+    :class:`OptionalDependencyMissing` without resemblyzer and ``AudioError`` naming ``name``
+    for a clip with no speech in it.
+    """
+    require("speaker similarity", ("resemblyzer",), _RESEMBLYZER_HINT)
+    x = check_signal(y, sr, name=name)
+    try:
+        e = _speaker_embedding(x, sr)
+    except AudioError as error:
+        raise AudioError(f"{name}: {error}") from None
+    norm = float(np.linalg.norm(e))
+    if not np.isfinite(norm) or norm == 0.0:
+        raise AudioError(f"{name}: resemblyzer gives a zero embedding (no voice in it)")
+    return e / norm
 
 
 @register(

@@ -12,6 +12,7 @@ from rvcqa.checks.perceptual.common import (
     zcr_reading,
 )
 from rvcqa.checks.perceptual.defaults import CAUSE_CONVERT, CONVERT_IDS, SPEECH_FLATNESS, thr
+from rvcqa.checks.perceptual.speaker import convert_speaker
 from rvcqa.errors import RvcqaError
 from rvcqa.findings import Finding, failed, passed, skipped
 from rvcqa.stats import median_or_none
@@ -83,7 +84,7 @@ def findings(ctx: ModelContext) -> list[Finding]:
         _convert_f0(ctx, ms, scope, common, f0_model, settings.transpose),
         _convert_level(ctx, ms, scope, common),
         _convert_duration(ctx, ms, scope, common),
-        _convert_speaker(ctx, convs, common),
+        convert_speaker(ctx, convs, common),
     ]
     for f in findings:
         f.details.setdefault("per_clip", per_clip)
@@ -222,61 +223,3 @@ def _convert_duration(ctx: ModelContext, ms: Sequence[Any], scope: str, common: 
                   cause="the model's hop (product of upsample_rates) does not match its sample rate: config[-1] "
                         "must equal 100 x prod(config[12]) (RVC_FORMATS 6 row 8)",
                   details=dict(common))
-
-
-def _convert_speaker(ctx: ModelContext, convs: Sequence[Any], common: dict[str, Any]) -> Finding:
-    cid = "perceptual.convert_speaker"
-    from rvcqa.metrics import METRICS, speaker_similarity
-
-    reason = METRICS["speaker_similarity"].skip_reason() if "speaker_similarity" in METRICS else "not available"
-    if reason:
-        return skipped(cid, f"speaker similarity skipped: {reason}", details=dict(common))
-    target = _training_voice(ctx)
-    if target is None:
-        return skipped(cid, "speaker similarity needs training audio (0_gt_wavs / sliced_audios) for the target voice",
-                       details=dict(common))
-    voice, sr = target
-    min_gain = float(thr(ctx, "perceptual.convert_speaker.min_gain"))
-    rows = []
-    try:
-        for c in convs:
-            s_out = speaker_similarity(c.output, c.sample_rate, voice, sr)
-            s_in = speaker_similarity(c.input16k, 16000, voice, sr)
-            rows.append((c.source.name if c.source else "input", s_in, s_out))
-    except RvcqaError as error:
-        return skipped(cid, f"speaker similarity could not be computed: {error}", details=dict(common))
-    gain = median_or_none([o - i for _, i, o in rows])
-    s_in_m, s_out_m = median_or_none([i for _, i, _ in rows]), median_or_none([o for _, _, o in rows])
-    assert gain is not None
-    ctx.record("convert_speaker_gain", gain)
-    text = (f"resemblyzer cosine to the training voice: output {num3(s_out_m)}, input {num3(s_in_m)} "
-            f"(gain {gain:+.3f}, need > {min_gain:g}; medians over {len(rows)} clips)")
-    details = dict(common, similarities=[{"clip": n, "input": i, "output": o} for n, i, o in rows])
-    if gain > min_gain:
-        return passed(cid, f"the output moves towards the training voice: {text}", measured=gain,
-                      expected=f"> {min_gain:g}", details=details)
-    return failed(cid, f"the output does not sound more like the training voice than the input did: {text}",
-                  measured=gain, expected=f"> {min_gain:g}", cause=CAUSE_CONVERT, details=details)
-
-
-def _training_voice(ctx: ModelContext) -> Optional[tuple[np.ndarray, int]]:
-    """A few GT segments concatenated (resemblyzer then averages its partial embeddings)."""
-    from rvcqa.audio import load_audio
-    from rvcqa.modeldir import stems
-
-    files = list(stems(ctx.md.gt_wavs, ".wav").values())
-    if not files:
-        return None
-    n = int(thr(ctx, "perceptual.convert_speaker.target_segments"))
-    rng = np.random.default_rng(ctx.options.seed)
-    chosen = [files[int(i)] for i in sorted(rng.choice(len(files), size=min(n, len(files)), replace=False))]
-    parts, sr = [], None
-    for f in chosen:
-        y, file_sr = load_audio(f)
-        if sr is None:
-            sr = file_sr
-        if file_sr == sr:
-            parts.append(y)
-    assert sr is not None
-    return np.concatenate(parts), sr
-

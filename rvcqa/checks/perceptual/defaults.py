@@ -83,11 +83,26 @@ DEFAULTS: dict[str, Any] = {
     # ... but never less than 50 ms: RVC itself loses 10-20 ms per chunk (HuBERT yields
     # (N - 400) // 320 + 1 frames, two 10 ms frames short of N // 160), which on a 0.3 s clip is 7 %.
     "perceptual.convert_duration.min_seconds": 0.05,
-    # Speaker similarity gain (resemblyzer cosine to the training voice, output minus input). A
-    # conversion should move the voice towards the training speaker: any gain > 0.
-    "perceptual.convert_speaker.min_gain": 0.0,
-    # Training segments concatenated as the "training voice" for speaker similarity.
-    "perceptual.convert_speaker.target_segments": 5,
+    # Speaker similarity (resemblyzer GE2E cosine; rvcqa.checks.perceptual.speaker says what is
+    # compared). Measured with resemblyzer 0.1.4 on CPU, 2 bundled reference clips (VCTK p301 F,
+    # CMU ARCTIC aew M) plus LJ001-0023/24, LibriSpeech 4340 F / 6880 M and vocadito 10 (singing):
+    # - LJ Speech against the demo model's LJ training voice (centroid of its segments): held-out
+    #   LJ clips 0.96, a training segment left out 0.92 (median; shortest 0.69); the other
+    #   speakers 0.55-0.65. 0.8 separates "already the training voice" from another speaker.
+    "perceptual.convert_speaker.same_voice": 0.8,
+    # - The model's voice (centroid of its resynthesised segments) to its training voice: healthy
+    #   demo 0.69-0.70 (8 segments against 8 or all 52 GT segments; single segments 0.63-0.71);
+    #   the same model in a folder preprocessed again for a singer (catalogue other_voice_data)
+    #   0.59 (single segments 0.55-0.61). 0.64 sits between the two.
+    "perceptual.convert_speaker.min_voice_similarity": 0.64,
+    # - Output to the model's voice minus output to its own input, per clip: healthy demo
+    #   0.21-0.35 over the 5 other-speaker clips (0.21 and 0.30 on the bundled two; the LJ clips
+    #   0.28), the other_voice_data model 0.27-0.33; an output that is its input (no conversion)
+    #   -0.46 to -0.54 (1 minus the inputs' 0.46-0.54 to the model's voice). 0.1 keeps half the
+    #   healthy minimum as headroom and fails a conversion that leaves the input voice in place.
+    "perceptual.convert_speaker.min_margin": 0.1,
+    # Training segments pooled into the "training voice" centroid.
+    "perceptual.convert_speaker.target_segments": 8,
 }
 
 SPEECH_FLATNESS = "speech < 0.1"
@@ -109,6 +124,20 @@ CAUSE_CONVERT = (
     "if resynthesis passes, the model is fine and the conversion inputs differ from training: "
     "content features from another extractor or layer (v1: layer 9 + final_proj, 256-dim; v2: layer "
     "12, 768-dim), F0 from a failing tracker or a wrong transpose, or index/protect settings"
+)
+
+
+CAUSE_SPEAKER_VOICE = (
+    "the weights do not belong to this folder's training data: the experiment was reused for a new "
+    "dataset (RVC preprocesses into logs/<name> in place) without retraining, or the .pth is another "
+    "model's; retrain on this data or point --model-file at the model trained on it"
+)
+
+
+CAUSE_SPEAKER_LEAK = (
+    "the content features carry the input speaker's timbre into the output (HuBERT from another layer "
+    "or extractor than training used, see embedder.*), or the model learnt too little of its voice to "
+    "override them (undertrained, or too little training audio)"
 )
 
 
