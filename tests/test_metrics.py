@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.util
 import math
 import sys
 import types
@@ -564,6 +565,21 @@ def test_speaker_similarity_glue_against_documented_api(monkeypatch: pytest.Monk
         assert calls == [SR] * 4
     finally:
         optional_metrics._voice_encoder.cache_clear()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("resemblyzer") is None, reason="the speaker extra is not installed")
+def test_speaker_embedding_tells_voices_apart() -> None:
+    """The real GE2E encoder (weights from the wheel): same reader, other words vs another reader."""
+    from rvcqa.metrics import speaker_embedding
+
+    lj1 = speaker_embedding(lj48(), SR, name="LJ001-0001")
+    lj2 = speaker_embedding(*load_audio(AUDIO / "ljspeech" / "LJ001-0002.wav"), name="LJ001-0002")
+    vctk = speaker_embedding(vctk48(), SR, name="p301")
+    assert np.linalg.norm(lj1) == pytest.approx(1.0)
+    assert float(lj1 @ lj2) > 0.8 > float(lj1 @ vctk)
+    assert speaker_similarity(lj48(), SR, vctk48(), SR) == pytest.approx(float(lj1 @ vctk), abs=1e-6)
+    with pytest.raises(RvcqaError, match="^out.wav: the audio is silent"):
+        speaker_embedding(np.zeros(SR, dtype=np.float32), SR, name="out.wav")
 
 
 def test_dnsmos_not_installed_signal() -> None:

@@ -18,8 +18,9 @@ from rvcqa.errors import AudioError
 from rvcqa.metrics.registry import register, require
 
 _RESEMBLYZER_HINT = (
-    "pip install resemblyzer (GE2E weights are in the wheel; webrtcvad builds with gcc and "
-    "needs setuptools<81)"
+    'pip install "setuptools>=77,<81", then pip install --no-build-isolation webrtcvad, then pip install '
+    '"rvcqa[speaker]" "setuptools<81" (GE2E weights are in the wheel; webrtcvad builds with gcc and imports '
+    "pkg_resources, gone from setuptools 81)"
 )
 _DNSMOS_HINT = "pip install speechmos onnxruntime (DNSMOS ONNX models are in the wheel)"
 _DNSMOS_SR = 16000
