@@ -5,8 +5,6 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-import numpy as np
-
 from rvcqa.checks.perceptual.common import (
     allowed, band_text, dbfs, flat_num, for_all, hz, judge_f0, num3, progress_of, synthesizer_or_failures,
     zcr_reading,
