@@ -70,7 +70,7 @@ def convert_speaker(ctx: ModelContext, convs: Sequence[Any], common: dict[str, A
                        details=dict(common))
     except RvcqaError as error:
         return failed(CID, f"the model's own voice cannot be measured: {error}", cause=CAUSE_RESYNTH,
-                      details=dict(common))
+                      details=dict(common, fault="model"))
     if model is None:
         return skipped(CID, "speaker similarity needs the resynthesis of at least one training segment",
                        details=dict(common))

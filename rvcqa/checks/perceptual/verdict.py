@@ -59,17 +59,19 @@ _FAILED: dict[tuple[str, str], tuple[str, str]] = {
 
 
 def _verdict_core(resynth: Sequence[Finding], convert: Sequence[Finding]) -> Finding:
-    """A conversion finding with ``details["fault"] == "model"`` (the voice the weights speak) blames the model."""
+    """A conversion finding with ``details["fault"] == "model"`` (the voice the weights speak) blames the
+    model, not the pipeline: it is left out of the conversion's state."""
     cid = "perceptual.verdict"
+    model_faults = [f for f in convert if f.failed and f.details.get("fault") == "model"]
+    convert = [f for f in convert if not any(f is m for m in model_faults)]
     r, c = _state(resynth), _state(convert)
     details = {"resynthesis": r, "conversion": c}
     first_r = next((f.message for f in resynth if f.failed), "")
     first_c = next((f.message for f in convert if f.failed), "")
-    conv_failed = [f for f in convert if f.failed]
-    if r == "passed" and conv_failed and all(f.details.get("fault") == "model" for f in conv_failed):
+    if model_faults and r == "passed" and c != "failed":
         return failed(cid, f"the model reproduces its training segments, but not in the voice of its training data, "
-                      f"so no inference setting will fix it: conversion fails {_names(convert)} ({first_c})",
-                      cause=conv_failed[0].cause, details=details)
+                      f"so no inference setting will fix it: conversion fails {_names(model_faults)} "
+                      f"({model_faults[0].message})", cause=model_faults[0].cause, details=details)
     if (r, c) in _FAILED:
         text, cause = _FAILED[(r, c)]
         message = text.format(res=f"{_names(resynth)} ({first_r})", conv=f"{_names(convert)} ({first_c})")
