@@ -16,8 +16,8 @@ from rvcqa.dataset import (
     feature_stats,
     natural_key,
     normalise_path,
-    parse_filelist,
 )
+from rvcqa.errors import ModelDirError
 from rvcqa.facts import model_facts
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 
@@ -189,13 +189,12 @@ def check_f0_values(ctx: ModelContext, sc: Scan) -> Finding:
 
 def check_filelist(ctx: ModelContext, sc: Scan) -> Finding:
     cid = "dataset.filelist"
-    path = ctx.md.filelist
-    if path is None:
-        return skipped(cid, "no filelist.txt (RVC writes it when training starts)")
     try:
-        entries = parse_filelist(path)
-    except OSError as exc:
-        return failed(cid, f"cannot read {path}: {exc}")
+        entries = ctx.filelist()
+    except ModelDirError as exc:
+        return failed(cid, str(exc))
+    if entries is None:
+        return skipped(cid, "no filelist.txt (RVC writes it when training starts)")
     facts = model_facts(ctx)
     data = [e for e in entries if not e.mute]
     mutes = [e for e in entries if e.mute]
