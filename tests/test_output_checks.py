@@ -1,5 +1,5 @@
 """The output failure-mode judgements (rvcqa.checks.output) on signals whose answer is known:
-a beep and a frame-rate ring collapse, speech does not; silence, clipping and DC fail."""
+a beep, a frame-rate ring and an overtone-rich buzz collapse, speech does not; silence, clipping and DC fail."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -38,6 +38,18 @@ def test_tonal_collapse_fails_a_beep_and_a_ring_not_speech() -> None:
         assert f.status is Status.FAILED and "tonal collapse" in f.message, f.message
     f = _judge(output.judge_tonal, "speech", _speech())
     assert f.status is Status.PASSED, f.message
+
+
+def test_a_steady_buzz_rich_in_overtones_is_tonal() -> None:
+    """A decoder stuck on its frame rate buzzes at 100 Hz with its power spread over many
+    overtones (under speech's 5-peak share), but holds one pitch in every frame."""
+    pulse = np.zeros(480)
+    pulse[:6] = (1.0, -0.6, 0.4, -0.3, 0.2, -0.1)
+    buzz = np.tile(pulse, 200) * 0.2
+    m = measure_output(buzz, SR)
+    assert m.tonal_share < 0.9 and m.voiced_share > 0.9
+    f = _judge(output.judge_tonal, "buzz", buzz)
+    assert f.status is Status.FAILED and "tonal collapse" in f.message and "pitch spread 0 cents" in f.message, f.message
 
 
 def test_silence_clipping_and_dc_fail() -> None:

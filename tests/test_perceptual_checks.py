@@ -428,7 +428,8 @@ def test_speaker_model_in_another_voice_fails(model_dirs, tmp_path, monkeypatch)
     speaker = ctx.findings(perceptual)["perceptual.convert_speaker"]
     assert speaker.failed, speaker.explain()
     assert speaker.message.startswith("the model does not speak in its training voice: the model's voice")
-    assert speaker.measured < 0.62 and "reused for a new dataset" in speaker.cause
+    assert "to the nearest other speaker, cmuarctic_aew_a0002_M_16k.flac" in speaker.message
+    assert speaker.measured < 0 and "reused for a new dataset" in speaker.cause  # nearer the input's voice
     print(speaker.message)
 
 
@@ -448,7 +449,7 @@ class _Ctx:
 def _row(clip, to_training, to_model, to_input):
     from rvcqa.checks.perceptual.speaker import ClipSpeaker
 
-    return ClipSpeaker(clip=clip, input_to_training=to_training, output_to_model=to_model, output_to_input=to_input,
+    return ClipSpeaker(clip=clip, input_to_training=to_training, input_to_model=0.5, output_to_model=to_model, output_to_input=to_input,
                        output_to_training=0.6)
 
 
@@ -467,10 +468,13 @@ def test_speaker_judge_leaves_out_inputs_in_the_training_voice():
     assert leak.failed and "keeps the input speaker's voice" in leak.message and "need > 0.1" in leak.message
     only_lj = judge(ctx, [rows[0]], 0.70, 8, 2, {})  # type: ignore[arg-type]
     assert only_lj.status.value == "passed" and "not judged" in only_lj.message
-    wrong = judge(ctx, rows, 0.59, 8, 2, {})  # type: ignore[arg-type]
+    wrong = judge(ctx, rows, 0.55, 8, 2, {})  # type: ignore[arg-type]
     assert wrong.failed and wrong.message.startswith("the model does not speak in its training voice")
+    assert "and 0.500 to the nearest other speaker, male.wav (+0.050; need ≥ 0.09)" in wrong.message
+    assert wrong.measured == pytest.approx(0.05)
+    buzz = judge(ctx, [rows[0]], 0.45, 8, 2, {})  # type: ignore[arg-type]  # no other speaker: absolute only
+    assert buzz.failed and "reads 0.450 to the training voice (8 segments of 0_gt_wavs; need ≥ 0.5)" in buzz.message
     assert wrong.details["fault"] == "model" and "fault" not in leak.details  # the verdict blames the model
-    assert "reads 0.590 to the training voice (8 segments of 0_gt_wavs; need ≥ 0.62)" in wrong.message
 
 
 def test_verdict_blames_the_model_for_a_voice_it_was_not_trained_on():

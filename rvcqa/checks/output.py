@@ -35,6 +35,11 @@ DEFAULTS: dict[str, Any] = {
     # speech spreads its F0 over > 1000 cents (10th-90th percentile), a beep 0.
     "perceptual.output_tonal.max_share": 0.9,
     "perceptual.output_tonal.max_spread_cents": 100.0,
+    # A steady buzz rich in overtones is as collapsed as a beep but spreads its power: the trained
+    # demo decoder stuck on its 100 Hz frame-rate buzz puts 42 % in the 5 peaks, yet every frame
+    # holds one pitch (0 cents). Speech is periodic in 67-80 % of frames (the healthy resynthesis)
+    # and glides over > 1000 cents, so a steady pitch through nearly all frames is a tone too.
+    "perceptual.output_tonal.max_steady_frames": 0.9,
     # Output RMS (dBFS, offset removed) below which a resynthesised segment is silent: training
     # slices sit at -17 to -20 dBFS and the healthy resynthesis at -22 to -24; the untrained
     # fixtures' drift reads -49 and -50. -45 is perceptual.convert_level's near-silent bound too.
@@ -86,21 +91,29 @@ def _few(names: Sequence[str], n: int = 4) -> str:
     return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
 
 
+def _steady(m: OutputSignal, max_spread: float) -> bool:
+    return m.f0_spread_cents is not None and m.f0_spread_cents < max_spread
+
+
 def judge_tonal(ctx: ModelContext, ms: dict[str, OutputSignal], scope: str) -> Finding:
+    """A steady tone: a peaky spectrum or a pitch held through nearly every frame, and no glide."""
     cid = "perceptual.output_tonal"
     max_share = _thr(ctx, "perceptual.output_tonal.max_share")
     max_spread = _thr(ctx, "perceptual.output_tonal.max_spread_cents")
-    tonal = [n for n, m in ms.items() if m.tonal_share > max_share
-             and (m.f0_spread_cents is None or m.f0_spread_cents < max_spread)]
-    worst = max(ms, key=lambda n: ms[n].tonal_share)
+    max_frames = _thr(ctx, "perceptual.output_tonal.max_steady_frames")
+    tonal = [n for n, m in ms.items()
+             if (m.tonal_share > max_share and (m.f0_spread_cents is None or _steady(m, max_spread)))
+             or (m.voiced_share > max_frames and _steady(m, max_spread))]
+    worst = tonal[0] if tonal else max(ms, key=lambda n: ms[n].tonal_share)
     w = ms[worst]
     spread = "n/a" if w.f0_spread_cents is None else f"{w.f0_spread_cents:.0f} cents"
     text = (f"{w.tonal_share:.0%} of the power in the 5 strongest spectral peaks (worst {worst}, strongest at "
-            f"{w.dominant_hz:.0f} Hz, pitch spread {spread}; speech 46-66 %, a beep ~100 %)")
+            f"{w.dominant_hz:.0f} Hz, pitch spread {spread}, periodic in {w.voiced_share:.0%} of frames; speech "
+            f"46-66 % and a gliding pitch, a beep ~100 %)")
     if tonal:
         return failed(cid, f"tonal collapse: {len(tonal)} of {len(ms)} outputs are a steady tone, not speech "
                            f"({_few(tonal)}): {text}", measured=round(w.tonal_share, 4),
-                      expected=f"<= {max_share:g}",
+                      expected=f"<= {max_share:g}, or a pitch spread >= {max_spread:g} cents",
                       cause="the generator collapsed to one frequency (its frame rate, or a stuck NSF sine): the "
                             "decoder no longer follows its input, e.g. a checkpoint saved after the losses went NaN, "
                             "or weights damaged in export. Use an earlier checkpoint (see provenance.*, training.*)")

@@ -4,8 +4,11 @@ Two questions, both with resemblyzer GE2E embeddings (unit vectors, compared by 
 
 1. *Is the model's voice the training voice?* The model's own voice is the centroid of its
    resynthesised training segments (what it makes of inputs it learnt from, so its ceiling);
-   the training voice the centroid of ``0_gt_wavs`` segments. A model whose folder holds another
-   voice's data (a reused experiment, a wrong ``.pth``) scores low here.
+   the training voice the centroid of ``0_gt_wavs`` segments. The model's voice must be nearer
+   the training voice than the nearest other speaker among the reference inputs by a margin
+   (artefacts and noise lower every cosine alike; who the voice is shows in the difference), and
+   not far from it in absolute terms (a buzz is near nobody). A model whose folder holds another
+   voice's data (a reused experiment, a wrong ``.pth``) fails here.
 2. *Does the output sound like that voice rather than like the input speaker?* Per converted
    clip, similarity to the model's voice minus similarity to the clip's own input. Inputs that
    already are the training voice (cosine to it at or above ``same_voice``) say nothing about
@@ -40,6 +43,7 @@ class ClipSpeaker:
 
     clip: str
     input_to_training: float
+    input_to_model: float
     output_to_model: float
     output_to_input: float
     output_to_training: float
@@ -88,25 +92,31 @@ def judge(ctx: ModelContext, rows: Sequence[ClipSpeaker], model_to_training: flo
           common: dict[str, Any]) -> Finding:
     """Pass when the model's voice is the training voice and the outputs are nearer it than their inputs."""
     voice_min = float(thr(ctx, "perceptual.convert_speaker.min_voice_similarity"))
+    gap_min = float(thr(ctx, "perceptual.convert_speaker.min_voice_gap"))
     margin_min = float(thr(ctx, "perceptual.convert_speaker.min_margin"))
     same = float(thr(ctx, "perceptual.convert_speaker.same_voice"))
     judged = [r for r in rows if r.input_to_training < same]
     margin = median_or_none([r.margin for r in judged])
-    details = dict(common, model_to_training=model_to_training, training_segments=n_train,
+    nearest = max(judged, key=lambda r: r.input_to_model) if judged else None
+    gap = model_to_training - nearest.input_to_model if nearest else None
+    details = dict(common, model_to_training=model_to_training, voice_gap=gap, training_segments=n_train,
                    resynthesised_segments=n_model, same_voice=same,
                    similarities=[vars(r) | {"margin": r.margin, "judged": r in judged} for r in rows])
     ctx.record("convert_speaker_voice", model_to_training)
     if margin is not None:
         ctx.record("convert_speaker_gain", margin)
     voice = (f"the model's voice (its resynthesis of {n_model} training segment{'s' if n_model != 1 else ''}) "
-             f"reads {model_to_training:.3f} to the training voice ({n_train} segments of 0_gt_wavs; "
-             f"need ≥ {voice_min:g})")
+             f"reads {model_to_training:.3f} to the training voice ({n_train} segments of 0_gt_wavs; need ≥ {voice_min:g})")
+    if nearest is not None and gap is not None:
+        voice += (f" and {nearest.input_to_model:.3f} to the nearest other speaker, {nearest.clip} "
+                  f"({gap:+.3f}; need ≥ {gap_min:g})")
     left_out = [r.clip for r in rows if r not in judged]
     same_note = (f"; {len(left_out)} input{'s are' if len(left_out) != 1 else ' is'} already the training voice "
                  f"(cosine ≥ {same:g}), not judged: {', '.join(left_out)}") if left_out else ""
-    if model_to_training < voice_min:
-        return failed(CID, f"the model does not speak in its training voice: {voice} (resemblyzer cosine){same_note}",
-                      measured=model_to_training, expected=f">= {voice_min:g}", cause=CAUSE_SPEAKER_VOICE,
+    if model_to_training < voice_min or (gap is not None and gap < gap_min):
+        return failed(CID, f"the model does not speak in its training voice: {voice} (resemblyzer cosines){same_note}",
+                      measured=model_to_training if gap is None else gap,
+                      expected=f">= {voice_min:g}" if gap is None else f">= {gap_min:g}", cause=CAUSE_SPEAKER_VOICE,
                       details=dict(details, fault="model"))
     if margin is None:
         return passed(CID, f"{voice}; every reference input is the training voice itself, so whether a "
@@ -127,7 +137,8 @@ def _clip_row(c: Any, t_voice: np.ndarray, m_voice: np.ndarray, embed: Any) -> C
     name = c.source.name if c.source else "input"
     e_in = embed(c.input16k, 16000, name=f"{name} (input)")
     e_out = embed(c.output, c.sample_rate, name=f"{name} (output)")
-    return ClipSpeaker(clip=name, input_to_training=float(e_in @ t_voice), output_to_model=float(e_out @ m_voice),
+    return ClipSpeaker(clip=name, input_to_training=float(e_in @ t_voice), input_to_model=float(e_in @ m_voice),
+                       output_to_model=float(e_out @ m_voice),
                        output_to_input=float(e_out @ e_in), output_to_training=float(e_out @ t_voice))
 
 
