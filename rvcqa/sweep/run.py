@@ -16,6 +16,7 @@ import logging
 import math
 import re
 import time
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
@@ -28,8 +29,8 @@ from rvcqa.sweep.analysis import analyse
 from rvcqa.sweep.candidates import assign_plot_steps, find_candidates, identify_released
 from rvcqa.facts import NetworkConfig, network_config
 from rvcqa.sweep.loading import Loaded, NetworkCache, prefetched, read_candidate
-from rvcqa.sweep.measure import Reference, measure_set, references
-from rvcqa.sweep.model import HeldOut, SweepCandidate, SweepResult, SweepRow
+from rvcqa.sweep.measure import Reference, default_workers, references, score_windows, summarise, window_pool
+from rvcqa.sweep.model import HeldOut, SetScores, SweepCandidate, SweepResult, SweepRow
 from rvcqa.sweep.render import progress_line
 from rvcqa.sweep.segments import CONTEXT_FRAMES, Prepared, prepare, split_segments
 from rvcqa.sweep.tolerances import Tolerances
@@ -111,19 +112,35 @@ def slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(label).stem)
 
 
-def measure_candidate(sample: Sample, net: NetworkCache, loaded: Loaded, out_dir: Optional[Path]) -> SweepRow:
-    """One candidate on the sample (its windows under ``out_dir/<candidate>/``)."""
+def measure_candidate(sample: Sample, net: NetworkCache, loaded: Loaded, out_dir: Optional[Path],
+                      pool: Optional[Executor] = None, extra: Sequence[Reference] = ()) -> tuple[SweepRow, SetScores]:
+    """One candidate on the sample (its windows under ``out_dir/<candidate>/``), plus its scores on
+    ``extra`` windows (the watch's held-out recordings). All windows go to ``pool`` at once, so
+    every worker stays busy until the candidate is done; the network is not touched before then."""
     row = SweepRow(loaded.candidate)
     synth = net.synthesizer(loaded)
     cand_dir = None
     if out_dir is not None:
         cand_dir = out_dir / slug(loaded.candidate.label)
         cand_dir.mkdir(exist_ok=True)
+    refs = [*sample.train, *sample.held]
+    scored = score_windows(synth, refs, f0=sample.f0, out_dir=cand_dir, pool=pool)
+    n = len(sample.train)
     if sample.train:
-        row.train = measure_set(synth, sample.train, f0=sample.f0, out_dir=cand_dir)
+        row.train = summarise(scored[:n])
     if sample.held:
-        row.heldout = measure_set(synth, sample.held, f0=sample.f0, out_dir=cand_dir)
-    return row
+        row.heldout = summarise(scored[n:])
+    more = score_windows(synth, list(extra), f0=sample.f0, out_dir=None, pool=pool) if extra else []
+    return row, summarise(more)
+
+
+def _measured(sample: Sample, net: NetworkCache, cand: SweepCandidate, get: Callable[[], Loaded],
+              out_dir: Optional[Path], pool: Optional[Executor]) -> SweepRow:
+    """The candidate's row, or a row carrying why it could not be read or run."""
+    try:
+        return measure_candidate(sample, net, get(), out_dir, pool)[0]
+    except RvcqaError as error:
+        return SweepRow(cand, error=str(error))
 
 
 def loss_mel_series(ctx: ModelContext) -> list[tuple[int, float]]:
@@ -176,12 +193,14 @@ def run_sweep(
     tolerances: Optional[Tolerances] = None,
     plot: bool = True,
     device: Optional[str] = None,
+    workers: Optional[int] = None,
 ) -> SweepResult:
     """Measure every candidate of ``ctx.md``; see the module doc.
 
     ``segments``/``heldout_segments``: training sample and held-out slice sizes; ``window_s``: seconds
     kept per segment (None: whole segments); ``out_dir``: where windows, ``sweep.json`` and
-    ``sweep.png`` go (default ``<results>/sweep``); ``progress`` gets one line per candidate.
+    ``sweep.png`` go (default ``<results>/sweep``); ``progress`` gets one line per candidate;
+    ``workers``: windows run at once (default :func:`rvcqa.sweep.measure.default_workers`).
     Raises :class:`ModelDirError` when there is nothing to sweep (no candidates, no data folders).
     """
     from rvcqa.sweep.plot import plot_sweep
@@ -190,6 +209,7 @@ def run_sweep(
     tol = tolerances or Tolerances()
     seed = ctx.options.seed if seed is None else seed
     device = device or ctx.options.device
+    workers = max(1, workers if workers is not None else (default_workers() if device == "cpu" else 1))
     md = ctx.md
     cands = find_candidates(ctx)
     if not cands and md.inference_file is None:
@@ -213,19 +233,21 @@ def run_sweep(
     net = NetworkCache(device)
     prev_step: Optional[int] = None
     t0 = time.perf_counter()
-    for k, (cand, get) in enumerate(prefetched(lambda c: read_candidate(ctx, c, sample.facts), cands), 1):
-        try:
-            row = measure_candidate(sample, net, get(), out_dir)
-        except RvcqaError as error:
-            row = SweepRow(cand, error=str(error))
-        row.released = k - 1 == released_index
-        if cand.kind != "released":
-            row.loss_mel = loss_near(series, prev_step, cand.plot_step)
-            prev_step = cand.plot_step if cand.plot_step is not None else prev_step
-        now = time.perf_counter()
-        row.seconds, t0 = now - t0, now
-        rows.append(row)
-        say(progress, progress_line(k, len(cands), row))
+    pool = window_pool(workers)
+    try:
+        for k, (cand, get) in enumerate(prefetched(lambda c: read_candidate(ctx, c, sample.facts), cands), 1):
+            row = _measured(sample, net, cand, get, out_dir, pool)
+            row.released = k - 1 == released_index
+            if cand.kind != "released":
+                row.loss_mel = loss_near(series, prev_step, cand.plot_step)
+                prev_step = cand.plot_step if cand.plot_step is not None else prev_step
+            now = time.perf_counter()
+            row.seconds, t0 = now - t0, now
+            rows.append(row)
+            say(progress, progress_line(k, len(cands), row))
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
     result = SweepResult(
         name=ctx.name, rows=rows, rank_on=sample.rank_on, heldout=sample.heldout,
@@ -234,6 +256,7 @@ def run_sweep(
         warnings=warnings, settings=settings(sample, tol, seed=seed, segments=segments,
                                              heldout_segments=heldout_segments, window_s=window_s, device=device),
     )
+    result.settings["workers"] = workers
     result.settings["network_reused"] = net.reused
     analyse(result, tol)
     if plot:
