@@ -15,7 +15,12 @@ Side by side, in one run (pytest-benchmark group ``sweep-10``):
 - ``sweep``: ``rvcqa.sweep.run_sweep`` with the profile's default sample over all ten, including
   identifying the released model, analysing the GT windows, the metrics, the WAVs, JSON and plot.
 - ``watch``: one checkpoint added to a watched folder (listing, readiness, memory-mapped read into
-  the kept network, the sample, the page): compared with the sweep's cost per candidate.
+  the kept network, the sample, the page) with as many window workers as the sweep used
+  (``rvcqa watch --threads N``): compared with the sweep's cost per candidate.
+
+The sweep runs a candidate's windows on ``rvcqa.sweep.measure.default_workers()`` threads (cores /
+torch threads: two here), the hand loop on one: the machine's second core is what the sweep
+gains on top of loading less. CPU seconds (both cores counted) show what each costs in all.
 
 The ratios (hand / sweep, watch / sweep-per-candidate) go to ``extra_info`` and are printed. torch
 runs on one thread: the development machine is a shared 2-core box, where two threads were 3-4x
@@ -87,8 +92,10 @@ def _ctx(root: Path, results: Path) -> Any:
 
 
 def _machine() -> dict[str, Any]:
+    from rvcqa.sweep.measure import default_workers
+
     return {"cpu_count": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()], "torch_threads": 1,
-            "torch": torch.__version__}
+            "window_workers": default_workers(), "torch": torch.__version__}
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +175,7 @@ def test_sweep_10_real_checkpoints(benchmark, sweep_dir, tmp_path):
         cpu_seconds={k: round(v, 1) for k, v in CPU.items()},
         hand_over_sweep_cpu=CPU["hand"] / CPU["sweep"] if "hand" in CPU else None, **_machine(),
     )
+    assert result.settings["workers"] == _machine()["window_workers"]
     print(format_table(result))
     if ratio is not None:
         print(f"hand loop {SECONDS['hand']:.1f} s, sweep {SECONDS['sweep']:.1f} s wall: the sweep is {ratio:.2f}x "
@@ -188,8 +196,10 @@ def test_watch_added_checkpoint(benchmark, sweep_dir, tmp_path):
     gs = sorted(sweep_dir.glob("G_*.pth"), key=lambda p: int(p.stem[2:]))
     (root / gs[0].name).symlink_to(gs[0].resolve())
     t = default_thresholds()
+    from rvcqa.sweep.measure import default_workers
+
     config = WatchConfig(segments=int(t["sweep.segments"]), heldout_segments=int(t["sweep.heldout_segments"]),
-                         window_s=float(t["sweep.window_s"]), poll_s=0.0, settle_s=0.0)
+                         window_s=float(t["sweep.window_s"]), poll_s=0.0, settle_s=0.0, workers=default_workers())
     said: list[str] = []
     watcher = Watcher(_ctx(root, tmp_path / "results"), tmp_path / "results" / "watch", config, said.append)
     assert watcher.poll() == 0 and len(watcher.judge.points) == 1  # setup: sample, network, first judged
@@ -203,6 +213,7 @@ def test_watch_added_checkpoint(benchmark, sweep_dir, tmp_path):
     c0 = time.process_time()
     benchmark.pedantic(add_one, rounds=3, iterations=1)
     cpu_added = (time.process_time() - c0) / 3
+    watcher.close()
     assert len(watcher.judge.points) == 4 and watcher.net.reused == 3
     per_added = benchmark.stats.stats.mean
     per_candidate = SECONDS["sweep"] / 10 if "sweep" in SECONDS else None
