@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -134,8 +134,12 @@ class Reference:
         return m
 
 
-def references(prepared: Sequence[Prepared], sr: int, *, f0: bool) -> list[Reference]:
-    return [Reference.analyse(p, sr, f0=f0) for p in prepared]
+def references(prepared: Sequence[Prepared], sr: int, *, f0: bool,
+               pool: Optional[Executor] = None) -> list[Reference]:
+    """Every GT window analysed (on ``pool``'s workers when given), in order."""
+    if pool is None:
+        return [Reference.analyse(p, sr, f0=f0) for p in prepared]
+    return list(pool.map(lambda p: Reference.analyse(p, sr, f0=f0), prepared))
 
 
 def default_workers() -> int:
@@ -193,6 +197,7 @@ def score_windows(synth: Any, refs: Sequence[Reference], *, f0: bool, out_dir: O
     # longest first, so the last window to finish is a short one
     order = sorted(range(len(refs)), key=lambda i: -refs[i].prepared.inputs.frames)
     futures = {i: pool.submit(score_window, synth, refs[i], f0=f0, out_dir=out_dir) for i in order}
+    wait(futures.values())  # all done before anything is raised: the caller may change the network next
     return [futures[i].result() for i in range(len(refs))]
 
 

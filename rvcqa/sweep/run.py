@@ -11,6 +11,7 @@ to ``sweep/gt/``) for listening.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -79,8 +80,9 @@ def _facts(ctx: ModelContext, cands: Sequence[SweepCandidate]) -> NetworkConfig:
 
 
 def build_sample(ctx: ModelContext, cands: Sequence[SweepCandidate], *, segments: int, heldout_segments: int,
-                 window_s: Optional[float], seed: int) -> Sample:
-    """Choose, load, window and analyse the sample; :class:`ModelDirError` when there is none."""
+                 window_s: Optional[float], seed: int, pool: Optional[Executor] = None) -> Sample:
+    """Choose, load, window and analyse the sample (the GT windows on ``pool`` when given);
+    :class:`ModelDirError` when there is none."""
     from rvcqa.synth.config import SynthConfig
     from rvcqa.synth.synthesizer import phone_dim
 
@@ -104,8 +106,8 @@ def build_sample(ctx: ModelContext, cands: Sequence[SweepCandidate], *, segments
     if not train_p and not held_p:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:3])
         raise ModelDirError(f"no training segment of {md.root} can be resynthesised ({reasons})")
-    return Sample(facts, sr, hop, f0, dim, heldout, references(train_p, sr, f0=f0), references(held_p, sr, f0=f0),
-                  dict(skipped))
+    refs = references([*train_p, *held_p], sr, f0=f0, pool=pool)
+    return Sample(facts, sr, hop, f0, dim, heldout, refs[:len(train_p)], refs[len(train_p):], dict(skipped))
 
 
 def slug(label: str) -> str:
@@ -216,25 +218,24 @@ def run_sweep(
         raise ModelDirError(f"nothing to sweep in {md.root}: no G_*.pth, per-epoch model or inference model")
     released_index, released_how, warnings = identify_released(ctx, cands)
     assign_plot_steps(ctx, cands)
-    sample = build_sample(ctx, cands, segments=segments, heldout_segments=heldout_segments, window_s=window_s,
-                          seed=seed)
-    if out_dir is None:
-        out_dir = safe_output_dir(ctx.options.results_dir, md, ctx.name, "sweep")
-    else:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-    gt_dir = out_dir / "gt"
-    gt_dir.mkdir(exist_ok=True)
-    for p in sample.prepared:
-        write_wav(gt_dir / f"{p.stem}.wav", p.target, sample.sr)
+    with window_pool(workers) or contextlib.nullcontext() as pool:
+        sample = build_sample(ctx, cands, segments=segments, heldout_segments=heldout_segments, window_s=window_s,
+                              seed=seed, pool=pool)
+        if out_dir is None:
+            out_dir = safe_output_dir(ctx.options.results_dir, md, ctx.name, "sweep")
+        else:
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+        gt_dir = out_dir / "gt"
+        gt_dir.mkdir(exist_ok=True)
+        for p in sample.prepared:
+            write_wav(gt_dir / f"{p.stem}.wav", p.target, sample.sr)
 
-    series = loss_mel_series(ctx)
-    rows: list[SweepRow] = []
-    net = NetworkCache(device)
-    prev_step: Optional[int] = None
-    t0 = time.perf_counter()
-    pool = window_pool(workers)
-    try:
+        series = loss_mel_series(ctx)
+        rows: list[SweepRow] = []
+        net = NetworkCache(device)
+        prev_step: Optional[int] = None
+        t0 = time.perf_counter()
         for k, (cand, get) in enumerate(prefetched(lambda c: read_candidate(ctx, c, sample.facts), cands), 1):
             row = _measured(sample, net, cand, get, out_dir, pool)
             row.released = k - 1 == released_index
@@ -245,9 +246,6 @@ def run_sweep(
             row.seconds, t0 = now - t0, now
             rows.append(row)
             say(progress, progress_line(k, len(cands), row))
-    finally:
-        if pool is not None:
-            pool.shutdown()
 
     result = SweepResult(
         name=ctx.name, rows=rows, rank_on=sample.rank_on, heldout=sample.heldout,

@@ -91,7 +91,7 @@ class Watcher:
                            for s in list_checkpoints(self.root, self.name) if s.kind == "epoch"
                            and self.readiness.version(s.path) is not None]
             sample = build_sample(self.ctx, epoch_files, segments=self.config.segments, heldout_segments=self.config.heldout_segments,
-                                  window_s=self.config.window_s, seed=self.config.seed)
+                                  window_s=self.config.window_s, seed=self.config.seed, pool=self.pool)
         except RvcqaError as error:
             note = f"rvcqa watch: cannot judge yet: {error}"
             if note != self.waiting_note:
