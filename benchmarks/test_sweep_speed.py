@@ -22,7 +22,9 @@ The sweep runs a candidate's windows on ``rvcqa.sweep.measure.default_workers()`
 torch threads: two here), the hand loop on one: the machine's second core is what the sweep
 gains on top of loading less. CPU seconds (both cores counted) show what each costs in all.
 
-The ratios (hand / sweep, watch / sweep-per-candidate) go to ``extra_info`` and are printed. torch
+The ratios (hand / sweep, watch / sweep-per-candidate) go to ``extra_info`` and are printed, with
+the load average before and after, and each candidate's seconds (the fastest candidate of each is
+the one least disturbed by other work on a shared machine). torch
 runs on one thread: the development machine is a shared 2-core box, where two threads were 3-4x
 slower than one (contention). Run: ``python -m pytest benchmarks/test_sweep_speed.py -s``.
 """
@@ -49,6 +51,8 @@ SPEC = Spec(  # identical to benchmarks/test_provenance_speed.py, so the same ca
 SECONDS: dict[str, float] = {}
 #: CPU seconds of this process (all threads), by test: steadier than wall time on a shared machine
 CPU: dict[str, float] = {}
+#: wall seconds of each candidate of the hand loop (the least loaded one is the fairest to compare)
+HAND_EACH: list[float] = []
 
 
 def _cache_dir() -> Path:
@@ -123,6 +127,7 @@ def test_hand_loop_10_real_checkpoints(benchmark, sweep_dir, sample):
 
     def hand() -> None:
         for path in paths:
+            t = time.perf_counter()
             ck = torch.load(path, map_location="cpu", weights_only=True)
             net = build_synthesizer(config, "v2", True, posterior=True)
             net.load_state_dict(ck["model"])
@@ -131,12 +136,16 @@ def test_hand_loop_10_real_checkpoints(benchmark, sweep_dir, sample):
             with torch.no_grad():
                 for x in inputs:
                     run_model(net, x)
+            HAND_EACH.append(time.perf_counter() - t)
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
     t0, c0 = time.perf_counter(), time.process_time()
     benchmark.pedantic(hand, rounds=1, iterations=1)
     SECONDS["hand"], CPU["hand"] = time.perf_counter() - t0, time.process_time() - c0
     benchmark.extra_info.update(candidates=len(paths), audio_seconds=sum(p.frames for p in sample.prepared) / 100,
-                                model_input_seconds=sum(x.frames for x in inputs) / 100, **_machine())
+                                model_input_seconds=sum(x.frames for x in inputs) / 100,
+                                per_candidate_seconds=[round(x, 2) for x in HAND_EACH], load_before=load_before,
+                                **_machine())
     assert len(paths) == 10
 
 
@@ -153,6 +162,7 @@ def test_sweep_10_real_checkpoints(benchmark, sweep_dir, tmp_path):
         ctx.progress = lambda line: (lines.append(f"{time.strftime('%H:%M:%S')} {line}"), print(line, flush=True))
         results.append(checks.sweep_result(ctx))
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
     t0, c0 = time.perf_counter(), time.process_time()
     benchmark.pedantic(run, rounds=1, iterations=1)
     SECONDS["sweep"], CPU["sweep"] = time.perf_counter() - t0, time.process_time() - c0
@@ -164,8 +174,9 @@ def test_sweep_10_real_checkpoints(benchmark, sweep_dir, tmp_path):
     per = []
     for r in result.rows:
         segs = (r.train.per_segment if r.train else []) + (r.heldout.per_segment if r.heldout else [])
-        per.append({"candidate": r.candidate.label, "seconds": round(r.seconds, 2),
-                    "model_seconds": round(sum(s["seconds_model"] for s in segs), 2)})
+        model = sum(s["seconds_model"] for s in segs)
+        per.append({"candidate": r.candidate.label, "seconds": round(r.seconds, 2), "model_seconds": round(model, 2),
+                    "cores_busy": round(model / r.seconds, 2) if r.seconds else None})
     sizes = [p.stat().st_size for p in sweep_dir.glob("G_*.pth")]
     ratio = SECONDS["hand"] / SECONDS["sweep"] if "hand" in SECONDS else None
     benchmark.extra_info.update(
@@ -173,13 +184,20 @@ def test_sweep_10_real_checkpoints(benchmark, sweep_dir, tmp_path):
         total_seconds=round(result.seconds, 1), per_candidate=per, progress=lines,
         hand_seconds=round(SECONDS.get("hand", float("nan")), 1), hand_over_sweep=ratio,
         cpu_seconds={k: round(v, 1) for k, v in CPU.items()},
-        hand_over_sweep_cpu=CPU["hand"] / CPU["sweep"] if "hand" in CPU else None, **_machine(),
+        hand_over_sweep_cpu=CPU["hand"] / CPU["sweep"] if "hand" in CPU else None, load_before=load_before,
+        hand_over_sweep_fastest_candidate=min(HAND_EACH) / min(r.seconds for r in result.rows) if HAND_EACH else None,
+        **_machine(),
     )
     assert result.settings["workers"] == _machine()["window_workers"]
     print(format_table(result))
     if ratio is not None:
         print(f"hand loop {SECONDS['hand']:.1f} s, sweep {SECONDS['sweep']:.1f} s wall: the sweep is {ratio:.2f}x "
-              f"faster; CPU {CPU['hand']:.1f} s vs {CPU['sweep']:.1f} s ({CPU['hand'] / CPU['sweep']:.2f}x)")
+              f"faster; CPU {CPU['hand']:.1f} s vs {CPU['sweep']:.1f} s ({CPU['hand'] / CPU['sweep']:.2f}x); load "
+              f"{load_before} before, {_machine()['load_average']} after")
+    if HAND_EACH:
+        fast = min(r.seconds for r in result.rows)
+        print(f"fastest candidate (least disturbed by other load): hand {min(HAND_EACH):.1f} s, sweep {fast:.1f} s "
+              f"({min(HAND_EACH) / fast:.2f}x)")
 
 
 @pytest.mark.benchmark(group="watch-added")

@@ -6,7 +6,8 @@ fixed sample of training segments (resynthesis as :mod:`rvcqa.resynth` does it: 
 features and F0, ``noise_scale=0``, no NSF source noise) and compared with the matching
 ``0_gt_wavs`` windows (:mod:`rvcqa.sweep.measure`). The GT windows are analysed once per sweep;
 the network is built once and the next candidate is read while the current one runs
-(:mod:`rvcqa.sweep.loading`). Windows are written to ``<results>/sweep/<candidate>/`` (GT windows
+(:mod:`rvcqa.sweep.loading`); a candidate's windows run on one worker per core that torch leaves
+free (:func:`rvcqa.sweep.measure.default_workers`), which changes the time, never the numbers. Windows are written to ``<results>/sweep/<candidate>/`` (GT windows
 to ``sweep/gt/``) for listening.
 """
 from __future__ import annotations
