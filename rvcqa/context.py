@@ -19,6 +19,7 @@ from rvcqa.progress import Progress
 
 if TYPE_CHECKING:
     from rvcqa.checkpoint import InferenceModel, TrainingCheckpoint
+    from rvcqa.dataset import FilelistEntry
     from rvcqa.findings import Finding, Status
     from rvcqa.synth.synthesizer import Synthesizer
     from rvcqa.history import History
@@ -128,6 +129,25 @@ class ModelContext:
             return read_json_object(path, ModelDirError, "a JSON object with data/model/train sections")
 
         return self.cached("config_json", load)
+
+    def filelist(self) -> "list[FilelistEntry] | None":
+        """``filelist.txt`` parsed once for every check that reads it; None when absent.
+
+        An unreadable file raises :class:`ModelDirError` naming it (each caller decides whether that
+        fails its check or skips it)."""
+        path = self.md.filelist
+        if path is None:
+            return None
+
+        def load() -> "list[FilelistEntry]":
+            from rvcqa.dataset import parse_filelist
+
+            try:
+                return parse_filelist(path)
+            except OSError as exc:
+                raise ModelDirError(f"cannot read {path}: {exc}") from exc
+
+        return self.cached("filelist", load)
 
     def config_json_sample_rate(self) -> int | None:
         """RVC writes ``data.sampling_rate``, Applio ``data.sample_rate``."""

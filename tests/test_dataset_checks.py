@@ -37,10 +37,7 @@ def healthy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_healthy_rvc_folder_passes(healthy: Path) -> None:
     found = findings(healthy)
     for cid, f in found.items():
-        if cid == "dataset.index":
-            assert f.status is Status.SKIPPED
-        else:
-            assert f.status is Status.PASSED, f.explain()
+        assert f.status is Status.PASSED, f.explain()
     assert "paths point to /app/logs/demo" in found["dataset.filelist"].message
 
 
@@ -59,7 +56,7 @@ def test_applio_layout_passes(tmp_path: Path) -> None:
     found = findings(root)
     assert found["dataset.folders"].message.startswith("applio data folders present: sliced_audios 4")
     for cid, f in found.items():
-        expected = Status.SKIPPED if cid in ("dataset.index", "dataset.segment_lengths") else Status.PASSED
+        expected = Status.SKIPPED if cid == "dataset.segment_lengths" else Status.PASSED
         assert f.status is expected, f.explain()
 
 
@@ -70,7 +67,6 @@ FAULTS = [
     ("missing_features", "dataset.stems", "missing in 3_feature768"),
     ("nan_features", "dataset.features", "contain NaN/Inf"),
     ("feature_width", "dataset.features", "wrong width (256-wide x4; expected 768"),
-    ("f0_range", "dataset.f0_values", "outside 50-1100 Hz"),
     ("filelist_unknown", "dataset.filelist", "3 listed slices are not in the data folders"),
     ("swapped_f0", "dataset.f0_values", "swapped"),
 ]
@@ -189,13 +185,22 @@ def test_gt_levels_peak_and_clipping(healthy: Path, tmp_path: Path) -> None:
     assert f.status is Status.WARNING and "clipping runs" in f.message
 
 
-def test_index_without_faiss_is_skipped(healthy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(__import__("sys").modules, "faiss", None)  # import faiss -> ImportError
-    root = tmp_path / "demo"
-    shutil.copytree(healthy, root)
-    (root / "added_IVF8_Flat_nprobe_1_demo_v2.index").write_bytes(b"\0" * 16)
-    f = findings(root)["dataset.index"]
-    assert f.status is Status.SKIPPED and "install rvcqa[index]" in f.message
+def test_pitch_out_of_range_is_judged_once(tmp_path: Path) -> None:
+    """Hz outside 50-1100 is dataset.f0_range's finding; dataset.f0_values names only the coarse file format
+    (this fault also writes coarse values 0 and 300)."""
+    from rvcqa.checks import f0files
+
+    root = build_dataset(tmp_path, name="demo", faults={"f0_range"}, **SMALL).root
+    write_stub_inference_model(root / "demo.pth")
+    ctx = ModelContext(discover(root), thresholds=TINY)
+    fmt = findings(root)["dataset.f0_values"]
+    assert fmt.status is Status.FAILED and "outside the coarse range 1..255" in fmt.message
+    assert "Hz" not in fmt.message.split("values")[0] and "50-1100" not in fmt.message
+    pitch = {f.check: f for f in f0files.run(ctx)}
+    failing = {cid for cid, f in pitch.items() if f.status is Status.FAILED}
+    # its coarse file was written apart from the Hz file, so the mapping check fails too
+    assert failing == {"dataset.f0_range", "dataset.f0_coarse"}, {cid: pitch[cid].message for cid in failing}
+    assert "outside RVC's 50-1100 Hz" in pitch["dataset.f0_range"].message
 
 
 def test_defaults_are_documented() -> None:

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from rvcqa.context import ModelContext
-from rvcqa.dataset import Scan, parse_filelist, scan
+from rvcqa.dataset import Scan, scan
 from rvcqa.dataset import natural_key as _natural
-from rvcqa.errors import RvcqaError
+from rvcqa.errors import ModelDirError, RvcqaError
 from rvcqa.facts import model_facts
 from rvcqa.findings import Finding, failed, passed, skipped, warning
 from rvcqa.metrics.slices import SliceSignal, measure_slice
@@ -231,13 +231,12 @@ def sl_sr(sl: Slices) -> int:
 
 def check_mute_lines(ctx: ModelContext, sc: Scan) -> Finding:
     cid = "dataset.mute_lines"
-    path = ctx.md.filelist
-    if path is None:
-        return skipped(cid, "no filelist.txt (RVC writes it when training starts)")
     try:
-        entries = parse_filelist(path)
-    except OSError as exc:
-        return skipped(cid, f"cannot read {path.name}: {exc}")
+        entries = ctx.filelist()
+    except ModelDirError as exc:
+        return skipped(cid, f"{exc} (see dataset.filelist)")
+    if entries is None:
+        return skipped(cid, "no filelist.txt (RVC writes it when training starts)")
     facts = model_facts(ctx)
     mutes = [e for e in entries if e.mute]
     sr_tag = f"{facts.sr // 1000}k" if facts.sr else "48k"

@@ -3,7 +3,8 @@
 Layout facts: RVC_FORMATS.md sections 3.1 (RVC) and 3.2 (Applio); coarse pitch 5.4; failure modes
 6 (rows 2, 8, 10). Headers are read with ``soundfile.info`` and arrays with ``np.load(mmap_mode="r")``
 so a folder of thousands of slices is judged in seconds; only the GT level check reads samples.
-Nothing here writes into the model directory.
+Nothing here writes into the model directory. Pitch files beyond their format are judged by
+``rvcqa.checks.f0files`` and the retrieval index by ``rvcqa.checks.index``.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from rvcqa.checks.dataset.arrays import (
     check_features,
     check_filelist,
     check_frames,
-    check_index,
 )
 from rvcqa.checks.dataset.audio import (
     check_durations,
@@ -47,7 +47,6 @@ CHECK_IDS: tuple[str, ...] = (
     "dataset.f0_values",
     "dataset.filelist",
     "dataset.total_duration",
-    "dataset.index",
 )
 
 
@@ -65,7 +64,6 @@ _CHECKS: tuple[tuple[str, Callable[[ModelContext, Scan], Finding]], ...] = (
     ("dataset.f0_values", check_f0_values),
     ("dataset.filelist", check_filelist),
     ("dataset.total_duration", check_total_duration),
-    ("dataset.index", check_index),
 )
 assert tuple(cid for cid, _ in _CHECKS) == CHECK_IDS
 
@@ -74,8 +72,7 @@ def run(ctx: ModelContext) -> list[Finding]:
     """One finding per id in :data:`CHECK_IDS`."""
     sc = scan(ctx)
     if sc.empty:
-        return [(check_index(ctx, sc) if cid == "dataset.index" and ctx.md.index_files else skip_no_data(ctx, cid))
-                for cid in CHECK_IDS]
+        return [skip_no_data(ctx, cid) for cid in CHECK_IDS]
     out = []
     for cid, fn in _CHECKS:
         try:

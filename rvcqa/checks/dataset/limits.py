@@ -24,18 +24,12 @@ DEFAULTS: dict[str, Any] = {
     "dataset.gt_levels.silent_peak": 0.01,
     # Consecutive samples at >= 0.999 full scale that count as one clipping run.
     "dataset.gt_levels.clip_run": 3,
-    # Fraction of voiced 2b-f0nsf frames allowed outside RVC's f0 range 50..1100 Hz (rmvpe can
-    # decode 32..2000 Hz, so a few are normal; the coarse mapping clips them to 1/255).
-    "dataset.f0_values.max_out_of_range": 0.01,
     # Below this voiced fraction the f0 extractor found almost no pitch (speech is ~50-80% voiced).
     "dataset.f0_values.min_voiced": 0.2,
     # Less data than this is warned about: RVC's README calls 10 minutes of clean speech enough
     # for a good model; half of that (5 minutes) is where users report thin, unstable voices.
     # The lexi report had ~10 minutes in 84 segments, which passes.
     "dataset.total_duration.min_seconds": 300.0,
-    # Largest relative difference between an index's ntotal and the feature frames on disk
-    # (RVC's index holds every row of 3_feature*/ unless > 200000 rows, then 10000 k-means centers).
-    "dataset.index.max_ntotal_diff": 0.01,
 }
 
 #: RVC's DistributedBucketSampler boundaries (train.py) and the mute files' length estimate

@@ -62,7 +62,8 @@ def check_checkpoints(ctx: ModelContext, log: TrainLog) -> Finding:
 
 def check_steps_per_epoch(ctx: ModelContext, log: TrainLog) -> Finding:
     cid = "training.steps_per_epoch"
-    from rvcqa.dataset import parse_filelist, scan
+    from rvcqa.dataset import scan
+    from rvcqa.errors import ModelDirError
     from rvcqa.facts import model_facts
 
     spe = steps_per_epoch_from_log(log)
@@ -82,8 +83,12 @@ def check_steps_per_epoch(ctx: ModelContext, log: TrainLog) -> Finding:
         return skipped(cid, f"the log shows {spe} steps/epoch at batch {batch}; no 0_gt_wavs to compare with")
     lengths: list[int] = []
     n_mute = n_data = n_missing = 0
-    if ctx.md.filelist is not None:
-        for e in parse_filelist(ctx.md.filelist):
+    try:
+        entries = ctx.filelist() or []
+    except ModelDirError as exc:
+        return skipped(cid, f"{exc} (see dataset.filelist)")
+    if entries:
+        for e in entries:
             if e.mute:
                 lengths.append(200)  # RVC's mute wavs: 3 s of int16 at any rate -> 200
                 n_mute += 1
