@@ -15,9 +15,16 @@ Side by side, in one run (pytest-benchmark group ``sweep-10``):
 - ``sweep``: ``rvcqa.sweep.run_sweep`` with the profile's default sample over all ten, including
   identifying the released model, analysing the GT windows, the metrics, the WAVs, JSON and plot.
 - ``watch``: one checkpoint added to a watched folder (listing, readiness, memory-mapped read into
-  the kept network, the sample, the page): compared with the sweep's cost per candidate.
+  the kept network, the sample, the page) with as many window workers as the sweep used
+  (``rvcqa watch --threads N``): compared with the sweep's cost per candidate.
 
-The ratios (hand / sweep, watch / sweep-per-candidate) go to ``extra_info`` and are printed. torch
+The sweep runs a candidate's windows on ``rvcqa.sweep.measure.default_workers()`` threads (cores /
+torch threads: two here), the hand loop on one: the machine's second core is what the sweep
+gains on top of loading less. CPU seconds (both cores counted) show what each costs in all.
+
+The ratios (hand / sweep, watch / sweep-per-candidate) go to ``extra_info`` and are printed, with
+the load average before and after, and each candidate's seconds (the fastest candidate of each is
+the one least disturbed by other work on a shared machine). torch
 runs on one thread: the development machine is a shared 2-core box, where two threads were 3-4x
 slower than one (contention). Run: ``python -m pytest benchmarks/test_sweep_speed.py -s``.
 """
@@ -44,6 +51,8 @@ SPEC = Spec(  # identical to benchmarks/test_provenance_speed.py, so the same ca
 SECONDS: dict[str, float] = {}
 #: CPU seconds of this process (all threads), by test: steadier than wall time on a shared machine
 CPU: dict[str, float] = {}
+#: wall seconds of each candidate of the hand loop (the least loaded one is the fairest to compare)
+HAND_EACH: list[float] = []
 
 
 def _cache_dir() -> Path:
@@ -87,8 +96,10 @@ def _ctx(root: Path, results: Path) -> Any:
 
 
 def _machine() -> dict[str, Any]:
+    from rvcqa.sweep.measure import default_workers
+
     return {"cpu_count": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()], "torch_threads": 1,
-            "torch": torch.__version__}
+            "window_workers": default_workers(), "torch": torch.__version__}
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +127,7 @@ def test_hand_loop_10_real_checkpoints(benchmark, sweep_dir, sample):
 
     def hand() -> None:
         for path in paths:
+            t = time.perf_counter()
             ck = torch.load(path, map_location="cpu", weights_only=True)
             net = build_synthesizer(config, "v2", True, posterior=True)
             net.load_state_dict(ck["model"])
@@ -124,12 +136,16 @@ def test_hand_loop_10_real_checkpoints(benchmark, sweep_dir, sample):
             with torch.no_grad():
                 for x in inputs:
                     run_model(net, x)
+            HAND_EACH.append(time.perf_counter() - t)
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
     t0, c0 = time.perf_counter(), time.process_time()
     benchmark.pedantic(hand, rounds=1, iterations=1)
     SECONDS["hand"], CPU["hand"] = time.perf_counter() - t0, time.process_time() - c0
     benchmark.extra_info.update(candidates=len(paths), audio_seconds=sum(p.frames for p in sample.prepared) / 100,
-                                model_input_seconds=sum(x.frames for x in inputs) / 100, **_machine())
+                                model_input_seconds=sum(x.frames for x in inputs) / 100,
+                                per_candidate_seconds=[round(x, 2) for x in HAND_EACH], load_before=load_before,
+                                **_machine())
     assert len(paths) == 10
 
 
@@ -146,6 +162,7 @@ def test_sweep_10_real_checkpoints(benchmark, sweep_dir, tmp_path):
         ctx.progress = lambda line: (lines.append(f"{time.strftime('%H:%M:%S')} {line}"), print(line, flush=True))
         results.append(checks.sweep_result(ctx))
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
     t0, c0 = time.perf_counter(), time.process_time()
     benchmark.pedantic(run, rounds=1, iterations=1)
     SECONDS["sweep"], CPU["sweep"] = time.perf_counter() - t0, time.process_time() - c0
@@ -157,8 +174,9 @@ def test_sweep_10_real_checkpoints(benchmark, sweep_dir, tmp_path):
     per = []
     for r in result.rows:
         segs = (r.train.per_segment if r.train else []) + (r.heldout.per_segment if r.heldout else [])
-        per.append({"candidate": r.candidate.label, "seconds": round(r.seconds, 2),
-                    "model_seconds": round(sum(s["seconds_model"] for s in segs), 2)})
+        model = sum(s["seconds_model"] for s in segs)
+        per.append({"candidate": r.candidate.label, "seconds": round(r.seconds, 2), "model_seconds": round(model, 2),
+                    "cores_busy": round(model / r.seconds, 2) if r.seconds else None})
     sizes = [p.stat().st_size for p in sweep_dir.glob("G_*.pth")]
     ratio = SECONDS["hand"] / SECONDS["sweep"] if "hand" in SECONDS else None
     benchmark.extra_info.update(
@@ -166,12 +184,20 @@ def test_sweep_10_real_checkpoints(benchmark, sweep_dir, tmp_path):
         total_seconds=round(result.seconds, 1), per_candidate=per, progress=lines,
         hand_seconds=round(SECONDS.get("hand", float("nan")), 1), hand_over_sweep=ratio,
         cpu_seconds={k: round(v, 1) for k, v in CPU.items()},
-        hand_over_sweep_cpu=CPU["hand"] / CPU["sweep"] if "hand" in CPU else None, **_machine(),
+        hand_over_sweep_cpu=CPU["hand"] / CPU["sweep"] if "hand" in CPU else None, load_before=load_before,
+        hand_over_sweep_fastest_candidate=min(HAND_EACH) / min(r.seconds for r in result.rows) if HAND_EACH else None,
+        **_machine(),
     )
+    assert result.settings["workers"] == _machine()["window_workers"]
     print(format_table(result))
     if ratio is not None:
         print(f"hand loop {SECONDS['hand']:.1f} s, sweep {SECONDS['sweep']:.1f} s wall: the sweep is {ratio:.2f}x "
-              f"faster; CPU {CPU['hand']:.1f} s vs {CPU['sweep']:.1f} s ({CPU['hand'] / CPU['sweep']:.2f}x)")
+              f"faster; CPU {CPU['hand']:.1f} s vs {CPU['sweep']:.1f} s ({CPU['hand'] / CPU['sweep']:.2f}x); load "
+              f"{load_before} before, {_machine()['load_average']} after")
+    if HAND_EACH:
+        fast = min(r.seconds for r in result.rows)
+        print(f"fastest candidate (least disturbed by other load): hand {min(HAND_EACH):.1f} s, sweep {fast:.1f} s "
+              f"({min(HAND_EACH) / fast:.2f}x)")
 
 
 @pytest.mark.benchmark(group="watch-added")
@@ -188,8 +214,10 @@ def test_watch_added_checkpoint(benchmark, sweep_dir, tmp_path):
     gs = sorted(sweep_dir.glob("G_*.pth"), key=lambda p: int(p.stem[2:]))
     (root / gs[0].name).symlink_to(gs[0].resolve())
     t = default_thresholds()
+    from rvcqa.sweep.measure import default_workers
+
     config = WatchConfig(segments=int(t["sweep.segments"]), heldout_segments=int(t["sweep.heldout_segments"]),
-                         window_s=float(t["sweep.window_s"]), poll_s=0.0, settle_s=0.0)
+                         window_s=float(t["sweep.window_s"]), poll_s=0.0, settle_s=0.0, workers=default_workers())
     said: list[str] = []
     watcher = Watcher(_ctx(root, tmp_path / "results"), tmp_path / "results" / "watch", config, said.append)
     assert watcher.poll() == 0 and len(watcher.judge.points) == 1  # setup: sample, network, first judged
@@ -203,6 +231,7 @@ def test_watch_added_checkpoint(benchmark, sweep_dir, tmp_path):
     c0 = time.process_time()
     benchmark.pedantic(add_one, rounds=3, iterations=1)
     cpu_added = (time.process_time() - c0) / 3
+    watcher.close()
     assert len(watcher.judge.points) == 4 and watcher.net.reused == 3
     per_added = benchmark.stats.stats.mean
     per_candidate = SECONDS["sweep"] / 10 if "sweep" in SECONDS else None

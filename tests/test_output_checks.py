@@ -52,6 +52,21 @@ def test_a_steady_buzz_rich_in_overtones_is_tonal() -> None:
     assert f.status is Status.FAILED and "tonal collapse" in f.message and "pitch spread 0 cents" in f.message, f.message
 
 
+def test_a_held_sung_note_is_a_collapse_only_where_its_reference_glides() -> None:
+    """A singer holding one note for a whole slice (vibrato +-30 cents, rich in overtones) is steady
+    in every frame; it is a collapse only when the GT segment it should follow moves its pitch."""
+    t = np.arange(2 * SR) / SR
+    f0 = 220.0 * 2 ** (0.3 / 12 * np.sin(2 * np.pi * 5.5 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / SR
+    note = 0.2 * sum(np.sin(k * phase) / k for k in range(1, 8))
+    held = measure_output(note, SR)
+    assert held.voiced_share > 0.9 and held.f0_spread_cents is not None and held.f0_spread_cents < 100
+    same = output.judge_tonal(_ctx(), {"note": held}, "1 clip", {"note": held})
+    assert same.status is Status.PASSED and "note hold one note in the GT too (not judged)" in same.message, same.message
+    gliding = output.judge_tonal(_ctx(), {"note": held}, "1 clip", {"note": measure_output(_speech(), SR)})
+    assert gliding.status is Status.FAILED and "tonal collapse" in gliding.message, gliding.message
+
+
 def test_silence_clipping_and_dc_fail() -> None:
     speech = _speech()
     assert _judge(output.judge_silence, "speech", speech).status is Status.PASSED

@@ -231,6 +231,31 @@ def test_windowed_default_sample_still_ranks_right(template, tmp_path):
     assert result.recommendation.label == "G_200.pth"
 
 
+def test_window_workers_measure_exactly_what_one_worker_measures(template, tmp_path):
+    """The windows of a candidate run on parallel workers into one shared network: the numbers are
+    the serial run's, in the same order, and the next candidate's weights never leak into them."""
+    from rvcqa.sweep import run_sweep
+
+    root = _folder(template, tmp_path, {5: 0.8, 10: 0.0, 15: 0.4}, released_epoch=15)
+    keys = ("stem", "mel_distance", "mel_distance_full_band", "flatness", "zcr_ratio", "rms_ratio",
+            "f0_median_abs_cents", "voicing_error")
+
+    def numbers(workers: int) -> tuple[list[list[tuple]], dict]:
+        ctx = _ctx(root, tmp_path / f"results{workers}", sweep__segments=3, sweep__heldout_segments=2)
+        result = run_sweep(ctx, segments=3, heldout_segments=2, window_s=None, plot=False, workers=workers)
+        assert all(r.error is None for r in result.rows), [r.error for r in result.rows]
+        rows = [[tuple(s[k] for k in keys) for s in (r.train.per_segment if r.train else [])
+                 + (r.heldout.per_segment if r.heldout else [])] for r in result.rows]
+        return rows, result.settings
+
+    serial, s1 = numbers(1)
+    parallel, s3 = numbers(3)
+    assert s1["workers"] == 1 and s3["workers"] == 3
+    assert len(serial) == 3 and all(len(r) == len(serial[0]) >= 3 for r in serial), serial
+    assert parallel == serial
+    assert serial[1][0][1] == pytest.approx(0.0, abs=1e-6) and serial[0][0][1] > serial[2][0][1] > 0
+
+
 def test_epoch_models_and_g_files_at_one_step_are_one_candidate(tmp_path):
     from fixtures.build_models import Spec, build
     from rvcqa.context import ModelContext, Options

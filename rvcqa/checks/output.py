@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -95,15 +95,26 @@ def _steady(m: OutputSignal, max_spread: float) -> bool:
     return m.f0_spread_cents is not None and m.f0_spread_cents < max_spread
 
 
-def judge_tonal(ctx: ModelContext, ms: dict[str, OutputSignal], scope: str) -> Finding:
-    """A steady tone: a peaky spectrum or a pitch held through nearly every frame, and no glide."""
+def judge_tonal(ctx: ModelContext, ms: dict[str, OutputSignal], scope: str,
+                refs: Optional[dict[str, OutputSignal]] = None) -> Finding:
+    """A steady tone: a peaky spectrum or a pitch held through nearly every frame, and no glide.
+
+    ``refs`` (the GT segment of each output) keep a held sung note from counting as a collapse:
+    an output counts only where its reference is not itself a steady note."""
     cid = "perceptual.output_tonal"
     max_share = _thr(ctx, "perceptual.output_tonal.max_share")
     max_spread = _thr(ctx, "perceptual.output_tonal.max_spread_cents")
     max_frames = _thr(ctx, "perceptual.output_tonal.max_steady_frames")
-    tonal = [n for n, m in ms.items()
-             if (m.tonal_share > max_share and (m.f0_spread_cents is None or _steady(m, max_spread)))
-             or (m.voiced_share > max_frames and _steady(m, max_spread))]
+
+    def collapsed(n: str, m: OutputSignal) -> bool:
+        ref = (refs or {}).get(n)
+        if ref is not None and _steady(ref, max_spread):
+            return False
+        peaky = m.tonal_share > max_share and (m.f0_spread_cents is None or _steady(m, max_spread))
+        return peaky or (m.voiced_share > max_frames and _steady(m, max_spread))
+
+    tonal = [n for n, m in ms.items() if collapsed(n, m)]
+    held = [n for n in ms if (r := (refs or {}).get(n)) is not None and _steady(r, max_spread)]
     worst = tonal[0] if tonal else max(ms, key=lambda n: ms[n].tonal_share)
     w = ms[worst]
     spread = "n/a" if w.f0_spread_cents is None else f"{w.f0_spread_cents:.0f} cents"
@@ -117,7 +128,7 @@ def judge_tonal(ctx: ModelContext, ms: dict[str, OutputSignal], scope: str) -> F
                       cause="the generator collapsed to one frequency (its frame rate, or a stuck NSF sine): the "
                             "decoder no longer follows its input, e.g. a checkpoint saved after the losses went NaN, "
                             "or weights damaged in export. Use an earlier checkpoint (see provenance.*, training.*)")
-    return passed(cid, f"{scope} are not tonal: {text}", measured=round(w.tonal_share, 4),
+    return passed(cid, f"{scope} are not tonal: {text}" + (f"; {_few(held)} hold one note in the GT too (not judged)" if held else ""), measured=round(w.tonal_share, 4),
                   expected=f"<= {max_share:g}")
 
 
@@ -244,7 +255,9 @@ def run(ctx: ModelContext) -> list[Finding]:
     else:
         ms = ctx.cached("output:signals", lambda: {r.segment.stem: measure_output(r.output, r.sample_rate)
                                                    for r in results})
-        resynth = [judge_tonal(ctx, ms, scope), judge_silence(ctx, ms, scope), judge_clipping(ctx, ms, scope),
+        refs = ctx.cached("output:gt_signals", lambda: {r.segment.stem: measure_output(r.target, r.sample_rate)
+                                                        for r in results})
+        resynth = [judge_tonal(ctx, ms, scope, refs), judge_silence(ctx, ms, scope), judge_clipping(ctx, ms, scope),
                    judge_dc(ctx, ms, scope)]
     dns = check_dnsmos(ctx, results, scope) if results else skipped(CHECK_IDS[5], "no resynthesis to score")
     return [*resynth, check_pause(ctx), dns]

@@ -51,9 +51,9 @@ def track_f0(
 ) -> F0Track:
     """Track F0 with a reference tracker on a ``analysis_sr`` (16 kHz) resample.
 
-    - ``pyin`` (default, no extra dependency): librosa.pyin, frame 1024 samples (64 ms), hop
-      = frame period, centred frames, librosa's default priors and 10-cent pitch grid; voiced
-      where pYIN's Viterbi decision says so.
+    - ``pyin`` (default, no extra dependency): librosa.pyin's result (:mod:`rvcqa.metrics.pyin`
+      computes it ~9x faster), frame 1024 samples (64 ms), hop = frame period, centred frames,
+      librosa's default priors and 10-cent pitch grid; voiced where pYIN's Viterbi decision says so.
     - ``dio``: pyworld.dio + stonemask; ``harvest``: pyworld.harvest (RVC offers harvest);
       voiced where F0 > 0. Need the optional ``pyworld``.
     """
@@ -68,12 +68,10 @@ def track_f0(
         "analysis_sr": analysis_sr,
     }
     if method == "pyin":
-        import librosa
+        from rvcqa.metrics.pyin import pyin
 
         frame_length = 1024 if analysis_sr <= 22050 else 2048
-        f0, voiced, _ = librosa.pyin(
-            x, fmin=fmin, fmax=fmax, sr=analysis_sr, frame_length=frame_length, hop_length=hop, center=True
-        )
+        f0, voiced, _ = pyin(x, fmin=fmin, fmax=fmax, sr=analysis_sr, frame_length=frame_length, hop_length=hop)
         voiced = np.asarray(voiced, dtype=bool) & np.isfinite(f0)
         f0 = np.where(voiced, f0, 0.0)
         settings["frame_length"] = frame_length

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -133,38 +134,82 @@ class Reference:
         return m
 
 
-def references(prepared: Sequence[Prepared], sr: int, *, f0: bool) -> list[Reference]:
-    return [Reference.analyse(p, sr, f0=f0) for p in prepared]
+def references(prepared: Sequence[Prepared], sr: int, *, f0: bool,
+               pool: Optional[Executor] = None) -> list[Reference]:
+    """Every GT window analysed (on ``pool``'s workers when given), in order."""
+    if pool is None:
+        return [Reference.analyse(p, sr, f0=f0) for p in prepared]
+    return list(pool.map(lambda p: Reference.analyse(p, sr, f0=f0), prepared))
 
 
-def measure_set(synth: Any, refs: Sequence[Reference], *, f0: bool, out_dir: Optional[Path]) -> SetScores:
-    """Run ``synth`` on every window of a set and score it (medians over the windows)."""
+def default_workers() -> int:
+    """Window workers that fill the cores torch leaves idle: cores // torch threads (1 to 4).
+
+    With torch on one thread per call (the benchmark, ``rvcqa watch``), that is one worker per
+    core; with torch already on every core, one.
+    """
+    import os
+
+    import torch
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores // max(1, torch.get_num_threads())))
+
+
+def window_pool(workers: int) -> Optional[ThreadPoolExecutor]:
+    """A pool of ``workers`` threads for :func:`score_windows`; None for one (run inline)."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rvcqa-window") if workers > 1 else None
+
+
+def score_window(synth: Any, ref: Reference, *, f0: bool, out_dir: Optional[Path]) -> tuple[dict[str, Any], Any]:
+    """Run ``synth`` on one window and score it: (per-segment entry, its F0 comparison or None)."""
+    p = ref.prepared
+    hop = int(synth.hop)
+    t0 = time.perf_counter()
+    out = run_model(synth, p.inputs)[p.offset * hop:(p.offset + p.frames) * hop]
+    seconds = time.perf_counter() - t0
+    path = write_wav(out_dir / f"{p.stem}.wav", out, int(synth.sample_rate)) if out_dir is not None else None
+    m = ref.compare(out, f0=f0)
+    f0c = m.pop("f0")
+    entry = {
+        "stem": p.stem, "seconds_audio": p.frames / 100.0, "seconds_model": round(seconds, 3),
+        "seconds_model_input": p.inputs.frames / 100.0, "mel_distance": m["mel_distance"],
+        "mel_distance_full_band": m["mel_distance_full_band"], "flatness": m["flatness"],
+        "zcr_ratio": m["zcr_ratio"], "f0_median_abs_cents": getattr(f0c, "median_abs_cents_error", None),
+        "voicing_error": getattr(f0c, "voicing_decision_error_rate", None), "rms_ratio": m["rms_ratio"],
+        "errors": dict(m["errors"]), "output": str(path) if path else None,
+    }
+    return entry, f0c
+
+
+def score_windows(synth: Any, refs: Sequence[Reference], *, f0: bool, out_dir: Optional[Path],
+                  pool: Optional[Executor] = None) -> list[tuple[dict[str, Any], Any]]:
+    """:func:`score_window` on every window, in order; on ``pool``'s workers when given.
+
+    The windows are independent and torch releases the GIL while it computes, so workers with one
+    torch thread each use as many cores. ``synth`` is only read, never changed, while they run.
+    """
+    if pool is None:
+        return [score_window(synth, ref, f0=f0, out_dir=out_dir) for ref in refs]
+    # longest first, so the last window to finish is a short one
+    order = sorted(range(len(refs)), key=lambda i: -refs[i].prepared.inputs.frames)
+    futures = {i: pool.submit(score_window, synth, refs[i], f0=f0, out_dir=out_dir) for i in order}
+    wait(futures.values())  # all done before anything is raised: the caller may change the network next
+    return [futures[i].result() for i in range(len(refs))]
+
+
+def summarise(scored: Sequence[tuple[dict[str, Any], Any]]) -> SetScores:
+    """Medians over the windows of one set (see :class:`SetScores`)."""
     scores = SetScores()
-    rows: list[dict[str, Any]] = []
-    comps: list[Any] = []
-    for ref in refs:
-        p = ref.prepared
-        hop = int(synth.hop)
-        t0 = time.perf_counter()
-        out = run_model(synth, p.inputs)[p.offset * hop:(p.offset + p.frames) * hop]
-        seconds = time.perf_counter() - t0
-        path = write_wav(out_dir / f"{p.stem}.wav", out, int(synth.sample_rate)) if out_dir is not None else None
-        m = ref.compare(out, f0=f0)
-        f0c = m.pop("f0")
-        if f0c is not None:
-            comps.append(f0c)
-        entry = {
-            "stem": p.stem, "seconds_audio": p.frames / 100.0, "seconds_model": round(seconds, 3),
-            "seconds_model_input": p.inputs.frames / 100.0, "mel_distance": m["mel_distance"],
-            "mel_distance_full_band": m["mel_distance_full_band"], "flatness": m["flatness"],
-            "zcr_ratio": m["zcr_ratio"], "f0_median_abs_cents": getattr(f0c, "median_abs_cents_error", None),
-            "voicing_error": getattr(f0c, "voicing_decision_error_rate", None), "rms_ratio": m["rms_ratio"],
-            "errors": dict(m["errors"]), "output": str(path) if path else None,
-        }
-        rows.append(entry)
-        for key, why in m["errors"].items():
+    rows = [entry for entry, _ in scored]
+    comps = [f0c for _, f0c in scored if f0c is not None]
+    for entry in rows:
+        for key, why in entry["errors"].items():
             if key != "f0":  # "no voiced frames in the GT" is not the candidate's fault
-                scores.errors[p.stem] = f"{key}: {why}"
+                scores.errors[entry["stem"]] = f"{key}: {why}"
     scores.per_segment = rows
     ok = [r for r in rows if r["mel_distance"] is not None]
     scores.n = len(ok)
@@ -178,3 +223,9 @@ def measure_set(synth: Any, refs: Sequence[Reference], *, f0: bool, out_dir: Opt
     scores.f0_cents = median([c.median_abs_cents_error for c in comps])
     scores.vde = median([c.voicing_decision_error_rate for c in comps])
     return scores
+
+
+def measure_set(synth: Any, refs: Sequence[Reference], *, f0: bool, out_dir: Optional[Path],
+                pool: Optional[Executor] = None) -> SetScores:
+    """Run ``synth`` on every window of a set and score it (medians over the windows)."""
+    return summarise(score_windows(synth, refs, f0=f0, out_dir=out_dir, pool=pool))

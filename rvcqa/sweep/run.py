@@ -6,16 +6,19 @@ fixed sample of training segments (resynthesis as :mod:`rvcqa.resynth` does it: 
 features and F0, ``noise_scale=0``, no NSF source noise) and compared with the matching
 ``0_gt_wavs`` windows (:mod:`rvcqa.sweep.measure`). The GT windows are analysed once per sweep;
 the network is built once and the next candidate is read while the current one runs
-(:mod:`rvcqa.sweep.loading`). Windows are written to ``<results>/sweep/<candidate>/`` (GT windows
+(:mod:`rvcqa.sweep.loading`); a candidate's windows run on one worker per core that torch leaves
+free (:func:`rvcqa.sweep.measure.default_workers`), which changes the time, never the numbers. Windows are written to ``<results>/sweep/<candidate>/`` (GT windows
 to ``sweep/gt/``) for listening.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import re
 import time
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
@@ -28,8 +31,8 @@ from rvcqa.sweep.analysis import analyse
 from rvcqa.sweep.candidates import assign_plot_steps, find_candidates, identify_released
 from rvcqa.facts import NetworkConfig, network_config
 from rvcqa.sweep.loading import Loaded, NetworkCache, prefetched, read_candidate
-from rvcqa.sweep.measure import Reference, measure_set, references
-from rvcqa.sweep.model import HeldOut, SweepCandidate, SweepResult, SweepRow
+from rvcqa.sweep.measure import Reference, default_workers, references, score_windows, summarise, window_pool
+from rvcqa.sweep.model import HeldOut, SetScores, SweepCandidate, SweepResult, SweepRow
 from rvcqa.sweep.render import progress_line
 from rvcqa.sweep.segments import CONTEXT_FRAMES, Prepared, prepare, split_segments
 from rvcqa.sweep.tolerances import Tolerances
@@ -78,8 +81,9 @@ def _facts(ctx: ModelContext, cands: Sequence[SweepCandidate]) -> NetworkConfig:
 
 
 def build_sample(ctx: ModelContext, cands: Sequence[SweepCandidate], *, segments: int, heldout_segments: int,
-                 window_s: Optional[float], seed: int) -> Sample:
-    """Choose, load, window and analyse the sample; :class:`ModelDirError` when there is none."""
+                 window_s: Optional[float], seed: int, pool: Optional[Executor] = None) -> Sample:
+    """Choose, load, window and analyse the sample (the GT windows on ``pool`` when given);
+    :class:`ModelDirError` when there is none."""
     from rvcqa.synth.config import SynthConfig
     from rvcqa.synth.synthesizer import phone_dim
 
@@ -103,27 +107,43 @@ def build_sample(ctx: ModelContext, cands: Sequence[SweepCandidate], *, segments
     if not train_p and not held_p:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:3])
         raise ModelDirError(f"no training segment of {md.root} can be resynthesised ({reasons})")
-    return Sample(facts, sr, hop, f0, dim, heldout, references(train_p, sr, f0=f0), references(held_p, sr, f0=f0),
-                  dict(skipped))
+    refs = references([*train_p, *held_p], sr, f0=f0, pool=pool)
+    return Sample(facts, sr, hop, f0, dim, heldout, refs[:len(train_p)], refs[len(train_p):], dict(skipped))
 
 
 def slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(label).stem)
 
 
-def measure_candidate(sample: Sample, net: NetworkCache, loaded: Loaded, out_dir: Optional[Path]) -> SweepRow:
-    """One candidate on the sample (its windows under ``out_dir/<candidate>/``)."""
+def measure_candidate(sample: Sample, net: NetworkCache, loaded: Loaded, out_dir: Optional[Path],
+                      pool: Optional[Executor] = None, extra: Sequence[Reference] = ()) -> tuple[SweepRow, SetScores]:
+    """One candidate on the sample (its windows under ``out_dir/<candidate>/``), plus its scores on
+    ``extra`` windows (the watch's held-out recordings). All windows go to ``pool`` at once, so
+    every worker stays busy until the candidate is done; the network is not touched before then."""
     row = SweepRow(loaded.candidate)
     synth = net.synthesizer(loaded)
     cand_dir = None
     if out_dir is not None:
         cand_dir = out_dir / slug(loaded.candidate.label)
         cand_dir.mkdir(exist_ok=True)
+    refs = [*sample.train, *sample.held]
+    scored = score_windows(synth, refs, f0=sample.f0, out_dir=cand_dir, pool=pool)
+    n = len(sample.train)
     if sample.train:
-        row.train = measure_set(synth, sample.train, f0=sample.f0, out_dir=cand_dir)
+        row.train = summarise(scored[:n])
     if sample.held:
-        row.heldout = measure_set(synth, sample.held, f0=sample.f0, out_dir=cand_dir)
-    return row
+        row.heldout = summarise(scored[n:])
+    more = score_windows(synth, list(extra), f0=sample.f0, out_dir=None, pool=pool) if extra else []
+    return row, summarise(more)
+
+
+def _measured(sample: Sample, net: NetworkCache, cand: SweepCandidate, get: Callable[[], Loaded],
+              out_dir: Optional[Path], pool: Optional[Executor]) -> SweepRow:
+    """The candidate's row, or a row carrying why it could not be read or run."""
+    try:
+        return measure_candidate(sample, net, get(), out_dir, pool)[0]
+    except RvcqaError as error:
+        return SweepRow(cand, error=str(error))
 
 
 def loss_mel_series(ctx: ModelContext) -> list[tuple[int, float]]:
@@ -176,12 +196,14 @@ def run_sweep(
     tolerances: Optional[Tolerances] = None,
     plot: bool = True,
     device: Optional[str] = None,
+    workers: Optional[int] = None,
 ) -> SweepResult:
     """Measure every candidate of ``ctx.md``; see the module doc.
 
     ``segments``/``heldout_segments``: training sample and held-out slice sizes; ``window_s``: seconds
     kept per segment (None: whole segments); ``out_dir``: where windows, ``sweep.json`` and
-    ``sweep.png`` go (default ``<results>/sweep``); ``progress`` gets one line per candidate.
+    ``sweep.png`` go (default ``<results>/sweep``); ``progress`` gets one line per candidate;
+    ``workers``: windows run at once (default :func:`rvcqa.sweep.measure.default_workers`).
     Raises :class:`ModelDirError` when there is nothing to sweep (no candidates, no data folders).
     """
     from rvcqa.sweep.plot import plot_sweep
@@ -190,42 +212,41 @@ def run_sweep(
     tol = tolerances or Tolerances()
     seed = ctx.options.seed if seed is None else seed
     device = device or ctx.options.device
+    workers = max(1, workers if workers is not None else (default_workers() if device == "cpu" else 1))
     md = ctx.md
     cands = find_candidates(ctx)
     if not cands and md.inference_file is None:
         raise ModelDirError(f"nothing to sweep in {md.root}: no G_*.pth, per-epoch model or inference model")
     released_index, released_how, warnings = identify_released(ctx, cands)
     assign_plot_steps(ctx, cands)
-    sample = build_sample(ctx, cands, segments=segments, heldout_segments=heldout_segments, window_s=window_s,
-                          seed=seed)
-    if out_dir is None:
-        out_dir = safe_output_dir(ctx.options.results_dir, md, ctx.name, "sweep")
-    else:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-    gt_dir = out_dir / "gt"
-    gt_dir.mkdir(exist_ok=True)
-    for p in sample.prepared:
-        write_wav(gt_dir / f"{p.stem}.wav", p.target, sample.sr)
+    with window_pool(workers) or contextlib.nullcontext() as pool:
+        sample = build_sample(ctx, cands, segments=segments, heldout_segments=heldout_segments, window_s=window_s,
+                              seed=seed, pool=pool)
+        if out_dir is None:
+            out_dir = safe_output_dir(ctx.options.results_dir, md, ctx.name, "sweep")
+        else:
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+        gt_dir = out_dir / "gt"
+        gt_dir.mkdir(exist_ok=True)
+        for p in sample.prepared:
+            write_wav(gt_dir / f"{p.stem}.wav", p.target, sample.sr)
 
-    series = loss_mel_series(ctx)
-    rows: list[SweepRow] = []
-    net = NetworkCache(device)
-    prev_step: Optional[int] = None
-    t0 = time.perf_counter()
-    for k, (cand, get) in enumerate(prefetched(lambda c: read_candidate(ctx, c, sample.facts), cands), 1):
-        try:
-            row = measure_candidate(sample, net, get(), out_dir)
-        except RvcqaError as error:
-            row = SweepRow(cand, error=str(error))
-        row.released = k - 1 == released_index
-        if cand.kind != "released":
-            row.loss_mel = loss_near(series, prev_step, cand.plot_step)
-            prev_step = cand.plot_step if cand.plot_step is not None else prev_step
-        now = time.perf_counter()
-        row.seconds, t0 = now - t0, now
-        rows.append(row)
-        say(progress, progress_line(k, len(cands), row))
+        series = loss_mel_series(ctx)
+        rows: list[SweepRow] = []
+        net = NetworkCache(device)
+        prev_step: Optional[int] = None
+        t0 = time.perf_counter()
+        for k, (cand, get) in enumerate(prefetched(lambda c: read_candidate(ctx, c, sample.facts), cands), 1):
+            row = _measured(sample, net, cand, get, out_dir, pool)
+            row.released = k - 1 == released_index
+            if cand.kind != "released":
+                row.loss_mel = loss_near(series, prev_step, cand.plot_step)
+                prev_step = cand.plot_step if cand.plot_step is not None else prev_step
+            now = time.perf_counter()
+            row.seconds, t0 = now - t0, now
+            rows.append(row)
+            say(progress, progress_line(k, len(cands), row))
 
     result = SweepResult(
         name=ctx.name, rows=rows, rank_on=sample.rank_on, heldout=sample.heldout,
@@ -234,6 +255,7 @@ def run_sweep(
         warnings=warnings, settings=settings(sample, tol, seed=seed, segments=segments,
                                              heldout_segments=heldout_segments, window_s=window_s, device=device),
     )
+    result.settings["workers"] = workers
     result.settings["network_reused"] = net.reused
     analyse(result, tol)
     if plot:

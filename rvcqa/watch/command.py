@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hubert", default=None, metavar="PATH",
                    help="RVC's assets/hubert/hubert_base.pt, for the held-out recordings' content features")
     p.add_argument("--threads", type=positive_int, default=1, metavar="N",
-                   help="torch threads (default 1: the watch runs beside a training, at low priority)")
+                   help="cores to use: N windows at once, one torch thread each (default 1: the watch runs "
+                        "beside a training, at low priority)")
     p.add_argument("--poll", type=non_negative_seconds, default=10.0, metavar="SECONDS",
                    help="how often to look for new checkpoints (default 10)")
     p.add_argument("--settle", type=non_negative_seconds, default=2.0, metavar="SECONDS",
@@ -29,15 +30,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop after this long even if training has not said it is done (default: no limit)")
 
 
-def _low_priority(threads: int) -> None:
-    """Stay out of the training's way: nice 10 and a fixed number of torch threads."""
+def _low_priority() -> None:
+    """Stay out of the training's way: nice 10, one torch thread per window worker."""
     try:
         os.nice(10)
     except (AttributeError, OSError):  # pragma: no cover - not on this platform
         pass
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)
 
 
 def command(args: argparse.Namespace, *, low_priority: bool = True) -> int:
@@ -48,7 +49,7 @@ def command(args: argparse.Namespace, *, low_priority: bool = True) -> int:
 
     ctx = build_context(args, sweep=False)
     if low_priority:
-        _low_priority(args.threads)
+        _low_priority()
     assert ctx.options.results_dir is not None
     out_dir = ctx.options.results_dir / "watch"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +59,7 @@ def command(args: argparse.Namespace, *, low_priority: bool = True) -> int:
         heldout_segments=int(ctx.threshold("sweep.heldout_segments", 2)),
         window_s=float(window) if window else None, seed=args.seed,
         heldout_dir=Path(args.heldout) if args.heldout else None, hubert=ctx.options.hubert,
-        poll_s=args.poll, settle_s=args.settle, max_wait_s=args.max_wait,
+        poll_s=args.poll, settle_s=args.settle, max_wait_s=args.max_wait, workers=args.threads,
         tolerances=Tolerances.from_profile(ctx.threshold),
     )
 
@@ -66,6 +67,7 @@ def command(args: argparse.Namespace, *, low_priority: bool = True) -> int:
         if not args.quiet or not line.startswith("rvcqa watch: sample"):
             print(line, flush=True)
 
-    print(f"rvcqa watch: {args.threads} torch thread{'s' if args.threads != 1 else ''}, low priority",
+    print(f"rvcqa watch: {args.threads} window worker{'s' if args.threads != 1 else ''} (one torch thread "
+          "each), low priority",
           file=sys.stderr, flush=True)
     return Watcher(ctx, out_dir, config, say).run()

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from rvcqa.errors import CheckpointError, RvcqaError
 from rvcqa.sweep.loading import NetworkCache, read_candidate
-from rvcqa.sweep.measure import measure_set
+from rvcqa.sweep.measure import window_pool
 from rvcqa.sweep.model import SweepCandidate, SweepRow
 from rvcqa.sweep.render import fmt
-from rvcqa.sweep.run import Sample, build_sample
+from rvcqa.sweep.run import Sample, build_sample, measure_candidate
 from rvcqa.sweep.tolerances import Tolerances
 from rvcqa.watch.follow import DoneSignal, Readiness, Seen, is_latest_only, list_checkpoints
 from rvcqa.watch.heldout import Recordings, load_recordings
@@ -45,6 +45,7 @@ class WatchConfig:
     poll_s: float = 10.0
     settle_s: float = 2.0
     max_wait_s: Optional[float] = None
+    workers: int = 1  # windows synthesised at once (one torch thread each)
     tolerances: Tolerances = field(default_factory=Tolerances)
 
 
@@ -71,6 +72,7 @@ class Watcher:
         self.recordings = Recordings(reason="not prepared yet")
         self.judge: Optional[Judge] = None
         self.net = NetworkCache("cpu")
+        self.pool = window_pool(config.workers)
         self.judged: dict[Path, tuple[int, int]] = {}
         self.steps: dict[int, str] = {}  # step -> the file judged for it
         self.tries: dict[Path, _Tries] = {}
@@ -89,7 +91,7 @@ class Watcher:
                            for s in list_checkpoints(self.root, self.name) if s.kind == "epoch"
                            and self.readiness.version(s.path) is not None]
             sample = build_sample(self.ctx, epoch_files, segments=self.config.segments, heldout_segments=self.config.heldout_segments,
-                                  window_s=self.config.window_s, seed=self.config.seed)
+                                  window_s=self.config.window_s, seed=self.config.seed, pool=self.pool)
         except RvcqaError as error:
             note = f"rvcqa watch: cannot judge yet: {error}"
             if note != self.waiting_note:
@@ -159,13 +161,10 @@ class Watcher:
         row = SweepRow(cand)
         point = Point(row)
         try:
-            synth = self.net.synthesizer(loaded)
-            if self.sample.train:
-                row.train = measure_set(synth, self.sample.train, f0=self.sample.f0, out_dir=None)
-            if self.sample.held:
-                row.heldout = measure_set(synth, self.sample.held, f0=self.sample.f0, out_dir=None)
+            measured, rec = measure_candidate(self.sample, self.net, loaded, None, self.pool,
+                                              extra=self.recordings.refs)
+            row.train, row.heldout = measured.train, measured.heldout
             if self.recordings.refs:
-                rec = measure_set(synth, self.recordings.refs, f0=self.sample.f0, out_dir=None)
                 point.recordings, point.recordings_n = rec.mel, rec.n
         except RvcqaError as error:
             row.error = str(error)
@@ -233,8 +232,15 @@ class Watcher:
         self.summary()
         return 0
 
+    def close(self) -> None:
+        """Stop the window workers (a later poll runs its windows inline)."""
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
     def summary(self) -> None:
         """What the watch saw, and the recommendation (also on Ctrl-C)."""
+        self.close()
         self._write()
         n = len(self.judge.points) if self.judge else 0
         self.say(f"rvcqa watch: stopped: {self.stopped}; {n} checkpoint{'s' if n != 1 else ''} judged")
