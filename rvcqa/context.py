@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rvcqa.findings import Finding, Status
     from rvcqa.synth.synthesizer import Synthesizer
     from rvcqa.history import History
+    from rvcqa.resynth import Resynthesis
     from rvcqa.trainlog import TrainLog
 
 T = TypeVar("T")
@@ -193,6 +194,18 @@ class ModelContext:
         dev = device or self.options.device
         key = "synthesizer" if dev == self.options.device else f"synthesizer:{dev}"
         return self.cached(key, lambda: load_synthesizer(self.inference_model(), device=dev))
+
+    def resynthesis(self) -> "Resynthesis":
+        """The released model's resynthesis of the run's training segments, written to the results
+        folder once and shared by every check that listens to it."""
+        from rvcqa.outputs import safe_output_dir
+        from rvcqa.resynth import resynthesize
+
+        synth = self.synthesizer()
+        opts = self.options
+        return self.cached("resynthesis", lambda: resynthesize(
+            synth, self.md, segments=opts.segments, seed=opts.seed,
+            out_dir=safe_output_dir(opts.results_dir, self.md, self.name, "resynthesis"), progress=self.progress))
 
     def pipeline_flavour(self) -> str:
         """``"applio"`` for a model Applio trained, else ``"rvc"``: conversion follows that tool."""

@@ -74,14 +74,7 @@ def _synth(ctx: ModelContext) -> Any:
 
 
 def _resynthesis(ctx: ModelContext) -> tuple[list[Any], str]:
-    from rvcqa.outputs import safe_output_dir
-    from rvcqa.resynth import resynthesize
-
-    synth = _synth(ctx)
-    out_dir = safe_output_dir(ctx.options.results_dir, ctx.md, ctx.name, "resynthesis")
-    rs = ctx.cached("resynthesis", lambda: resynthesize(synth, ctx.md, segments=ctx.options.segments,
-                                                        seed=ctx.options.seed, out_dir=out_dir,
-                                                        progress=getattr(ctx, "progress", None)))
+    rs = ctx.resynthesis()
     if not rs.results:
         raise ModelDirError("no usable training segment to resynthesise")
     return rs.results, f"{len(rs.results)} resynthesised training segments"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from rvcqa.checks.perceptual.common import (
-    allowed, band_text, flat_num, for_all, hz, judge_f0, num3, progress_of, synthesizer_or_failures,
+    allowed, band_text, flat_num, for_all, hz, judge_f0, num3, synthesizer_or_failures,
     zcr_reading,
 )
 from rvcqa.checks.perceptual.defaults import CAUSE_RESYNTH, CAUSE_RESYNTH_F0, RESYNTH_IDS, SPEECH_FLATNESS, thr
@@ -22,25 +22,13 @@ if TYPE_CHECKING:
 
 def findings(ctx: ModelContext) -> list[Finding]:
     from rvcqa.measure import measure_segment
-    from rvcqa.outputs import safe_output_dir, write_json
-    from rvcqa.resynth import resynthesize
+    from rvcqa.outputs import write_json
 
     synth, failures = synthesizer_or_failures(ctx, RESYNTH_IDS)
     if failures:
         return failures
     try:
-        out_dir = safe_output_dir(ctx.options.results_dir, ctx.md, ctx.name, "resynthesis")
-        rs = ctx.cached(
-            "resynthesis",
-            lambda: resynthesize(
-                synth,
-                ctx.md,
-                segments=ctx.options.segments,
-                seed=ctx.options.seed,
-                out_dir=out_dir,
-                progress=progress_of(ctx),
-            ),
-        )
+        rs = ctx.resynthesis()
     except ModelDirError as error:
         return for_all(RESYNTH_IDS, skipped, f"resynthesis not possible: {error}")
     except RvcqaError as error:
@@ -48,6 +36,8 @@ def findings(ctx: ModelContext) -> list[Finding]:
     if not rs.results:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(rs.skipped.items())[:3])
         return for_all(RESYNTH_IDS, skipped, f"resynthesis: no usable training segment ({reasons})")
+    out_dir = rs.out_dir
+    assert out_dir is not None  # ctx.resynthesis() always writes to the results folder
     f0_model = bool(getattr(synth, "f0", True))
     ms = ctx.cached("resynthesis_metrics", lambda: [measure_segment(r, f0=f0_model) for r in rs.results])
     paths = [str(r.output_path) for r in rs.results if r.output_path]

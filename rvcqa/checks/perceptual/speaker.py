@@ -170,15 +170,8 @@ def _training_voice(ctx: ModelContext) -> Optional[tuple[np.ndarray, int]]:
 def _model_voice(ctx: ModelContext) -> Optional[tuple[np.ndarray, int]]:
     """Centroid of the resynthesised training segments (the resynthesis checks' own run, reused)."""
     from rvcqa.metrics import speaker_embedding
-    from rvcqa.outputs import safe_output_dir
-    from rvcqa.resynth import resynthesize
 
-    synth = ctx.synthesizer()
-    rs = ctx.cached(
-        "resynthesis",
-        lambda: resynthesize(synth, ctx.md, segments=ctx.options.segments, seed=ctx.options.seed,
-                             out_dir=safe_output_dir(ctx.options.results_dir, ctx.md, ctx.name, "resynthesis")),
-    )
+    rs = ctx.resynthesis()
     if not rs.results:
         return None
     embeds = [speaker_embedding(r.output, r.sample_rate, name=f"resynthesis of {r.segment.stem}") for r in rs.results]
